@@ -1,0 +1,245 @@
+"""Diffusion work, the CPU/GPU split and the frequencies that serve it (model section 5).
+
+A share ``rho`` of a request's work runs on the CPU (``cores`` cores at one frequency) and the
+rest on the GPU, both at once (data parallelism). Work is counted in cycles: GPU cycles, and CPU
+core-cycles spread over the cores. Dynamic energy of a unit is ``kappa * cycles * f**2``.
+
+Two allocations are offered. :func:`latency_optimal_allocation` runs both units at given
+frequencies and splits the work so they finish together. :func:`energy_optimal_allocation`
+spends the least dynamic energy that still finishes each unit within its time budget; it is the
+closed form of the model with the frequency ceilings and floors handled exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = [
+    "Allocation",
+    "ComputeParams",
+    "allocation_energy_j",
+    "energy_optimal_allocation",
+    "latency_optimal_allocation",
+    "work_cycles",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeParams:
+    """One server's compute hardware, in SI units (cycles, hertz, seconds)."""
+
+    gpu_cycles_per_step: float = 6.5e7
+    cpu_cycles_per_step: float = 1.6e11
+    cores: int = 32
+    gpu_min_hz: float = 0.6e9
+    gpu_max_hz: float = 1.41e9
+    cpu_min_hz: float = 1.0e9
+    cpu_max_hz: float = 3.5e9
+    gpu_kappa: float = 8.9e-26
+    cpu_kappa: float = 1e-28
+    overhead_s: float = 0.15
+    resolution_exponent: float = 2.2
+    reference_resolution: int = 512
+
+    @classmethod
+    def from_scenario(cls, servers) -> ComputeParams:
+        """Build from a scenario's ``servers`` section (GHz there)."""
+        gpu, cpu = servers.gpu, servers.cpu
+        return cls(
+            gpu_cycles_per_step=gpu.cycles_per_step,
+            cpu_cycles_per_step=cpu.cycles_per_step,
+            cores=cpu.cores,
+            gpu_min_hz=gpu.min_ghz * 1e9,
+            gpu_max_hz=gpu.max_ghz * 1e9,
+            cpu_min_hz=cpu.min_ghz * 1e9,
+            cpu_max_hz=cpu.max_ghz * 1e9,
+            gpu_kappa=gpu.kappa,
+            cpu_kappa=cpu.kappa,
+            overhead_s=servers.overhead_s,
+            resolution_exponent=servers.resolution_exponent,
+            reference_resolution=servers.reference_resolution,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """How one request is computed: the CPU share, both frequencies, times and energies.
+
+    A unit that gets no work has frequency 0, time 0 and energy 0. Times exclude the fixed
+    overhead and any wait for the unit.
+    """
+
+    cpu_share: float
+    cpu_hz: float
+    gpu_hz: float
+    cpu_time_s: float
+    gpu_time_s: float
+    energy_cpu_j: float
+    energy_gpu_j: float
+
+    @property
+    def energy_j(self) -> float:
+        """Dynamic energy of both units."""
+        return self.energy_cpu_j + self.energy_gpu_j
+
+
+def work_cycles(
+    steps: int, resolution: int, images: int, params: ComputeParams
+) -> tuple[float, float]:
+    """Work of ``images`` images at a level: (GPU cycles, CPU core-cycles)."""
+    scale = steps * images * (resolution / params.reference_resolution) ** (
+        params.resolution_exponent
+    )
+    return scale * params.gpu_cycles_per_step, scale * params.cpu_cycles_per_step
+
+
+def _make_allocation(
+    share: float, cpu_hz: float, gpu_hz: float, work_gpu: float, work_cpu: float,
+    params: ComputeParams,
+) -> Allocation:
+    cpu_cycles = share * work_cpu
+    gpu_cycles = (1.0 - share) * work_gpu
+    cpu_on = cpu_cycles > 0.0
+    gpu_on = gpu_cycles > 0.0
+    return Allocation(
+        cpu_share=share,
+        cpu_hz=cpu_hz if cpu_on else 0.0,
+        gpu_hz=gpu_hz if gpu_on else 0.0,
+        cpu_time_s=cpu_cycles / (params.cores * cpu_hz) if cpu_on else 0.0,
+        gpu_time_s=gpu_cycles / gpu_hz if gpu_on else 0.0,
+        energy_cpu_j=params.cpu_kappa * cpu_cycles * cpu_hz**2 if cpu_on else 0.0,
+        energy_gpu_j=params.gpu_kappa * gpu_cycles * gpu_hz**2 if gpu_on else 0.0,
+    )
+
+
+def allocation_energy_j(
+    share: float, cpu_hz: float, gpu_hz: float, work_gpu: float, work_cpu: float,
+    params: ComputeParams,
+) -> float:
+    """Dynamic energy of running ``share`` of the work on the CPU at ``cpu_hz``, the rest on
+    the GPU at ``gpu_hz``."""
+    return (
+        params.cpu_kappa * share * work_cpu * cpu_hz**2
+        + params.gpu_kappa * (1.0 - share) * work_gpu * gpu_hz**2
+    )
+
+
+def latency_optimal_allocation(
+    work_gpu: float,
+    work_cpu: float,
+    params: ComputeParams,
+    cpu_wait_s: float = 0.0,
+    gpu_wait_s: float = 0.0,
+    cpu_hz: float | None = None,
+    gpu_hz: float | None = None,
+    use_cpu: bool = True,
+) -> Allocation:
+    """Split the work so both units, at fixed frequencies, finish as early as possible.
+
+    With both units free now this is the model's ``rho = v_C / (v_C + v_G)``, where ``v`` is the
+    fraction of the work a unit does per second. When a unit is busy for ``*_wait_s`` more
+    seconds, it joins later and gets a smaller share; a unit whose wait outlasts the whole job
+    on the other unit gets none. Frequencies default to each unit's maximum.
+    """
+    cpu_hz = params.cpu_max_hz if cpu_hz is None else cpu_hz
+    gpu_hz = params.gpu_max_hz if gpu_hz is None else gpu_hz
+    speed_gpu = gpu_hz / work_gpu
+    speed_cpu = params.cores * cpu_hz / work_cpu if use_cpu else 0.0
+    if speed_cpu == 0.0 or gpu_wait_s + 1.0 / speed_gpu <= cpu_wait_s:
+        return _make_allocation(0.0, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
+    if cpu_wait_s + 1.0 / speed_cpu <= gpu_wait_s:
+        return _make_allocation(1.0, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
+    finish_s = (1.0 + speed_cpu * cpu_wait_s + speed_gpu * gpu_wait_s) / (speed_cpu + speed_gpu)
+    share = min(1.0, max(0.0, speed_cpu * (finish_s - cpu_wait_s)))
+    return _make_allocation(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
+
+
+def _stationary_shares(
+    work_gpu: float, work_cpu: float, cpu_budget_s: float, gpu_budget_s: float,
+    params: ComputeParams,
+) -> list[float]:
+    """Shares where the energy's slope is zero, one for each pairing of the two units' pieces.
+
+    Each unit's energy, as a function of its own share x, is linear while its frequency sits
+    on the floor (slope ``kappa W f_min^2``) and cubic once it must run faster
+    (``kappa W^3 x^3 / (n^2 tau^2)``); equating the two units' slopes gives these points.
+    """
+    cubic_cpu = params.cpu_kappa * work_cpu**3 / (params.cores**2 * cpu_budget_s**2)
+    cubic_gpu = params.gpu_kappa * work_gpu**3 / gpu_budget_s**2
+    slope_cpu_floor = params.cpu_kappa * work_cpu * params.cpu_min_hz**2
+    slope_gpu_floor = params.gpu_kappa * work_gpu * params.gpu_min_hz**2
+    return [
+        1.0 / (1.0 + math.sqrt(cubic_cpu / cubic_gpu)),
+        1.0 - math.sqrt(slope_cpu_floor / (3.0 * cubic_gpu)),
+        math.sqrt(slope_gpu_floor / (3.0 * cubic_cpu)),
+    ]
+
+
+def _lowest_frequencies(
+    share: float, work_gpu: float, work_cpu: float, cpu_budget_s: float, gpu_budget_s: float,
+    params: ComputeParams,
+) -> tuple[float, float]:
+    """The least frequencies that finish each unit's part within its budget (floors kept)."""
+    cpu_hz = params.cpu_min_hz
+    if share > 0.0:
+        cpu_hz = max(cpu_hz, share * work_cpu / (params.cores * cpu_budget_s))
+    gpu_hz = params.gpu_min_hz
+    if share < 1.0:
+        gpu_hz = max(gpu_hz, (1.0 - share) * work_gpu / gpu_budget_s)
+    return min(cpu_hz, params.cpu_max_hz), min(gpu_hz, params.gpu_max_hz)
+
+
+def energy_optimal_allocation(
+    work_gpu: float,
+    work_cpu: float,
+    params: ComputeParams,
+    cpu_budget_s: float,
+    gpu_budget_s: float | None = None,
+    use_cpu: bool = True,
+) -> Allocation | None:
+    """The least-energy split and frequencies that finish each unit within its budget.
+
+    ``cpu_budget_s`` and ``gpu_budget_s`` are the seconds each unit may compute (the budget
+    ``tau`` of the model, less any wait for that unit); with one budget both are equal. Returns
+    ``None`` when no split meets the budgets even at maximum frequencies.
+
+    For a given share the least energy takes each unit at the lowest frequency that meets its
+    budget, floored at the unit's minimum. The energy is then convex in the share, smooth
+    between the kinks where a unit leaves its floor, so the minimum lies at an end of the
+    feasible interval, at a kink, or at a stationary point of one smooth piece: all are
+    evaluated.
+    """
+    gpu_budget_s = cpu_budget_s if gpu_budget_s is None else gpu_budget_s
+    share_low = 0.0
+    if gpu_budget_s <= 0.0 or params.gpu_max_hz * gpu_budget_s < work_gpu:
+        share_low = 1.0 if gpu_budget_s <= 0.0 else 1.0 - params.gpu_max_hz * gpu_budget_s / work_gpu
+    share_high = 0.0
+    if use_cpu and cpu_budget_s > 0.0:
+        share_high = min(1.0, params.cpu_max_hz * params.cores * cpu_budget_s / work_cpu)
+    if share_low > share_high * (1.0 + 1e-12) + 1e-15:
+        return None
+    share_low = min(share_low, share_high)
+
+    candidates = [share_low, share_high]
+    if share_high > share_low:
+        kinks = [
+            params.cpu_min_hz * params.cores * cpu_budget_s / work_cpu,
+            1.0 - params.gpu_min_hz * gpu_budget_s / work_gpu,
+        ]
+        interior = kinks + _stationary_shares(
+            work_gpu, work_cpu, cpu_budget_s, gpu_budget_s, params
+        )
+        candidates += [s for s in interior if share_low < s < share_high]
+
+    def energy(share: float) -> float:
+        cpu_hz, gpu_hz = _lowest_frequencies(
+            share, work_gpu, work_cpu, cpu_budget_s, gpu_budget_s, params
+        )
+        return allocation_energy_j(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
+
+    best = min(candidates, key=energy)
+    cpu_hz, gpu_hz = _lowest_frequencies(
+        best, work_gpu, work_cpu, cpu_budget_s, gpu_budget_s, params
+    )
+    return _make_allocation(best, cpu_hz, gpu_hz, work_gpu, work_cpu, params)

@@ -1,0 +1,96 @@
+"""Request sources: Poisson devices and the replay of an arrival trace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from edgesim.scenario import ScenarioError, TraceArrivals
+from edgesim.sim.random import BufferedStream
+
+__all__ = ["TraceArrivalTimes", "load_trace", "poisson_device", "trace_source"]
+
+logger = logging.getLogger(__name__)
+
+NewRequest = Callable[[int, float | None], None]
+
+
+def poisson_device(
+    env: simpy.Environment, device: int, rate_per_s: float, rng: BufferedStream,
+    new_request: NewRequest,
+):
+    """A device that makes requests with exponential gaps of mean ``1 / rate_per_s``."""
+    mean_gap_s = 1.0 / rate_per_s
+    while True:
+        yield env.timeout(rng.exponential(mean_gap_s))
+        new_request(device, None)
+
+
+class TraceArrivalTimes:
+    """Arrival times (seconds from the first arrival) and optional sizes (bits) of a trace."""
+
+    def __init__(self, times_s: np.ndarray, sizes_bits: np.ndarray | None) -> None:
+        self.times_s = times_s
+        self.sizes_bits = sizes_bits
+
+
+def _times_in_seconds(column: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column):
+        seconds = column.to_numpy(dtype=float)
+    else:
+        try:
+            stamps = pd.to_datetime(column, format="mixed")
+        except (ValueError, TypeError):
+            raise ScenarioError(
+                f"devices.arrival.trace.time_column: column {name!r} holds neither seconds "
+                "nor date-times"
+            ) from None
+        seconds = (stamps - stamps.min()).dt.total_seconds().to_numpy()
+    if np.isnan(seconds).any():
+        raise ScenarioError(f"devices.arrival.trace.time_column: column {name!r} has gaps")
+    seconds = np.sort(seconds)
+    return seconds - seconds[0]
+
+
+def load_trace(path: Path, trace: TraceArrivals) -> TraceArrivalTimes:
+    """Read a trace CSV; times keep their gaps exactly, multiplied by ``time_scale``."""
+    columns = [trace.time_column] + ([trace.size_column] if trace.size_column else [])
+    try:
+        table = pd.read_csv(path, usecols=columns)
+    except ValueError:
+        raise ScenarioError(
+            f"devices.arrival.trace: {path} lacks column(s) {', '.join(columns)}"
+        ) from None
+    if table.empty:
+        raise ScenarioError(f"devices.arrival.trace.path: {path} holds no arrivals")
+    order = np.argsort(table[trace.time_column].to_numpy(), kind="stable")
+    table = table.iloc[order]
+    times_s = _times_in_seconds(table[trace.time_column], trace.time_column) * trace.time_scale
+    sizes = None
+    if trace.size_column:
+        sizes = table[trace.size_column].to_numpy(dtype=float) * trace.bits_per_unit
+        if (sizes < 0).any() or np.isnan(sizes).any():
+            raise ScenarioError(
+                f"devices.arrival.trace.size_column: column {trace.size_column!r} must hold "
+                "sizes >= 0"
+            )
+    return TraceArrivalTimes(times_s, sizes)
+
+
+def trace_source(
+    env: simpy.Environment, arrivals: TraceArrivalTimes, devices: int, rng: BufferedStream,
+    new_request: NewRequest,
+):
+    """Replay a trace: each arrival goes to a device drawn uniformly at random."""
+    sizes = arrivals.sizes_bits
+    for index, time_s in enumerate(arrivals.times_s.tolist()):
+        if time_s > env.now:
+            yield env.timeout(time_s - env.now)
+        device = min(int(rng.uniform() * devices), devices - 1)
+        new_request(device, None if sizes is None else float(sizes[index]))
+    logger.info("arrival trace exhausted at %.1f s", env.now)

@@ -1,0 +1,193 @@
+"""Edge servers: a CPU queue and a GPU queue, FCFS, serving the two parts of each request.
+
+When a request reaches its server, the DVFS rule fixes its CPU share and both frequencies
+(:func:`edgesim.model.planning.allocate`); its CPU part and GPU part then join their units'
+queues (fork) and the request is done computing when both are (join). Since every part's
+duration is fixed when it joins a FCFS queue, each unit knows exactly when its queued work ends
+(``tail_s``), which is what the next request's allocation plans around.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+
+import simpy
+
+from edgesim.model.compute import ComputeParams
+from edgesim.model.planning import allocate
+from edgesim.sim.request import Request
+
+__all__ = ["ComputeUnit", "EdgeServer"]
+
+
+class ComputeUnit:
+    """One processing unit (the CPU or the GPU of a server) and its FCFS queue."""
+
+    def __init__(self, env: simpy.Environment, server: EdgeServer, is_cpu: bool) -> None:
+        self.env = env
+        self.server = server
+        self.is_cpu = is_cpu
+        self.queue: deque[tuple[Request, float]] = deque()
+        self.busy = False
+        self.hz = 0.0
+        self.tail_s = 0.0
+        self.busy_s = 0.0
+        self.part_start_s = 0.0
+        self._wakeup: simpy.Event | None = None
+        env.process(self._serve())
+
+    def busy_time_s(self) -> float:
+        """Seconds spent serving parts so far, the part in service included."""
+        if self.busy:
+            return self.busy_s + self.env.now - self.part_start_s
+        return self.busy_s
+
+    def free_at_s(self) -> float:
+        """When the unit will have finished every part queued so far."""
+        return max(self.tail_s, self.env.now)
+
+    def submit(self, request: Request, duration_s: float) -> None:
+        """Queue a request's part for ``duration_s`` seconds of service."""
+        self.tail_s = self.free_at_s() + duration_s
+        self.queue.append((request, duration_s))
+        if self._wakeup is not None:
+            self._wakeup.succeed()
+            self._wakeup = None
+
+    def _serve(self):
+        env = self.env
+        server = self.server
+        while True:
+            while not self.queue:
+                self._wakeup = env.event()
+                yield self._wakeup
+            request, duration_s = self.queue.popleft()
+            if request.ended or (server.drop_late and env.now > request.deadline):
+                self.tail_s -= duration_s
+                server.drop(request)
+                continue
+            self.busy = True
+            self.part_start_s = env.now
+            self.hz = request.cpu_ghz * 1e9 if self.is_cpu else request.gpu_ghz * 1e9
+            server.part_started(request, self.is_cpu)
+            yield env.timeout(duration_s)
+            self.busy_s += duration_s
+            self.busy = False
+            self.hz = 0.0
+            server.part_done(request)
+
+
+class EdgeServer:
+    """A server with a CPU and a GPU, its requests, and the reservations used to predict."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        params: ComputeParams,
+        dvfs: str,
+        drop_late: bool,
+        record: Callable[[float, int, tuple[int, ...]], None],
+    ) -> None:
+        self.env = env
+        self.index = index
+        self.params = params
+        self.dvfs = dvfs
+        self.drop_late = drop_late
+        self._record = record
+        self.in_system = 0
+        self.cpu = ComputeUnit(env, self, is_cpu=True)
+        self.gpu = ComputeUnit(env, self, is_cpu=False)
+        self.cpu_reserved_s = 0.0
+        self.gpu_reserved_s = 0.0
+
+    def state(self) -> tuple[int, int, int, int, int]:
+        """(in system, CPU queue, GPU queue, CPU busy, GPU busy)."""
+        return (
+            self.in_system, len(self.cpu.queue), len(self.gpu.queue),
+            int(self.cpu.busy), int(self.gpu.busy),
+        )
+
+    def record_state(self) -> None:
+        """Append the current state to the servers' time series."""
+        self._record(self.env.now, self.index, self.state())
+
+    def reserve(self, cpu_end_s: float, gpu_end_s: float) -> None:
+        """Count a decided request's planned work in the predicted free times."""
+        self.cpu_reserved_s = max(self.cpu_reserved_s, cpu_end_s)
+        self.gpu_reserved_s = max(self.gpu_reserved_s, gpu_end_s)
+
+    def predicted_free_s(self) -> tuple[float, float]:
+        """When the CPU and GPU are predicted free, counting requests still on their way."""
+        now = self.env.now
+        return (
+            max(now, self.cpu_reserved_s, self.cpu.tail_s),
+            max(now, self.gpu_reserved_s, self.gpu.tail_s),
+        )
+
+    def admit(self, request: Request) -> simpy.Event:
+        """Fix the request's allocation, queue its parts, and return its join event.
+
+        The event's value is True when both parts are done, False if the request was dropped.
+        """
+        now = self.env.now
+        params = self.params
+        end_s = request.deadline - params.overhead_s - request.return_s
+        allocation = allocate(
+            request.dvfs, now, end_s, self.cpu.free_at_s(), self.gpu.free_at_s(),
+            request.work_gpu, request.work_cpu, params, self.in_system == 0, request.use_cpu,
+        )
+        request.cpu_share = allocation.cpu_share
+        request.cpu_ghz = allocation.cpu_hz / 1e9
+        request.gpu_ghz = allocation.gpu_hz / 1e9
+        request.cpu_time_s = allocation.cpu_time_s
+        request.gpu_time_s = allocation.gpu_time_s
+        request.computed = self.env.event()
+        request.parts_left = 0
+        self.in_system += 1
+        if allocation.cpu_time_s > 0.0:
+            request.parts_left += 1
+            self.cpu.submit(request, allocation.cpu_time_s)
+        if allocation.gpu_time_s > 0.0:
+            request.parts_left += 1
+            self.gpu.submit(request, allocation.gpu_time_s)
+        self.reserve(self.cpu.tail_s, self.gpu.tail_s)
+        self.record_state()
+        return request.computed
+
+    def part_started(self, request: Request, is_cpu: bool) -> None:
+        """A unit started a part: its dynamic energy is now committed."""
+        if math.isnan(request.compute_start):
+            request.compute_start = self.env.now
+        params = self.params
+        if is_cpu:
+            cycles = request.cpu_share * request.work_cpu
+            request.energy_cpu_j = params.cpu_kappa * cycles * (request.cpu_ghz * 1e9) ** 2
+        else:
+            cycles = (1.0 - request.cpu_share) * request.work_gpu
+            request.energy_gpu_j = params.gpu_kappa * cycles * (request.gpu_ghz * 1e9) ** 2
+        self.record_state()
+
+    def part_done(self, request: Request) -> None:
+        """A unit finished a part; the request joins when its last part is done."""
+        request.parts_left -= 1
+        if request.parts_left == 0 and not request.ended:
+            request.computed.succeed(True)
+        self.record_state()
+
+    def drop(self, request: Request) -> None:
+        """Drop a request whose deadline passed while a part of it waited."""
+        if not request.ended:
+            request.ended = True
+            request.server_departure = self.env.now
+            self.in_system -= 1
+            request.computed.succeed(False)
+        self.record_state()
+
+    def release(self, request: Request) -> None:
+        """The request leaves the server once its overhead stage is done."""
+        self.in_system -= 1
+        request.compute_end = request.server_departure = self.env.now
+        self.record_state()

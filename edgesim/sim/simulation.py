@@ -1,0 +1,457 @@
+"""One simulation run: builds the SimPy processes of a scenario, runs them, writes the trace.
+
+The story of a request (:meth:`Simulation._serve`): a device makes it; it waits for the next
+decision epoch; the policy picks a server and level and the planner the upload power; it waits
+for a free sub-channel of its base station and uploads; the backhaul forwards it to the server;
+the server fixes its CPU share and frequencies and queues its two parts; after both parts and
+the fixed overhead, the result returns over the backhaul and the downlink. The request then
+ends as completed, missed, dropped or rejected, and is written to the trace.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import math
+import platform
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import simpy
+
+from edgesim.model.compute import ComputeParams, work_cycles
+from edgesim.model.planning import Plan, plan_request
+from edgesim.model.quality import quality as level_quality
+from edgesim.model.radio import RadioParams
+from edgesim.model.utility import UtilityParams, utility
+from edgesim.policies import Decision, ModelView, Observation, Policy, make_policy
+from edgesim.scenario import Scenario
+from edgesim.sim.devices import load_trace, poisson_device, trace_source
+from edgesim.sim.random import RandomStreams
+from edgesim.sim.recorder import Recorder, publish, write_json
+from edgesim.sim.request import Request
+from edgesim.sim.scheduler import Scheduler
+from edgesim.sim.server import EdgeServer
+from edgesim.sim.topology import Topology
+from edgesim.sim.uplink import Uplink
+
+__all__ = ["Result", "Simulation"]
+
+logger = logging.getLogger(__name__)
+
+_PROGRESS_STEPS = 200
+
+
+class Simulation:
+    """A scenario, a policy and a seed, ready to run.
+
+    :param scenario: a validated :class:`~edgesim.scenario.Scenario`.
+    :param policy: a policy name, a trained checkpoint path, a :class:`Policy`, or ``None``
+        for the scenario's ``scheduler.policy``. The Gymnasium environment passes
+        ``external=True`` instead and decides itself.
+    :param seed: the run's seed; ``None`` takes the scenario's ``seed``.
+
+    Two simulations share nothing, so several may run in one process.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy: str | Policy | None = None,
+        seed: int | None = None,
+        external: bool = False,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        spec = scenario.scheduler.policy if policy is None else policy
+        self.policy_name = spec.name if isinstance(spec, Policy) else str(spec)
+        self.policy = None if external else make_policy(spec)
+        self.ended_utility = 0.0
+        self.ended_count = 0
+        self._build()
+
+    def _build(self) -> None:
+        scenario = self.scenario
+        self.env = env = simpy.Environment()
+        self.streams = RandomStreams(self.seed)
+        self.topology = Topology.build(scenario, self.streams.placement)
+        self.compute = ComputeParams.from_scenario(scenario.servers)
+        self.radio = RadioParams.from_scenario(scenario.radio)
+        self.utility_params = UtilityParams.from_scenario(scenario.utility)
+        self.model = self._model_view()
+        self.recorder = Recorder(
+            scenario.recording.row_group_rows, scenario.recording.servers_timeseries
+        )
+        self.servers = [
+            EdgeServer(
+                env, index, self.compute, scenario.scheduler.dvfs,
+                scenario.scheduler.drop_late, self.recorder.record_server,
+            )
+            for index in range(scenario.servers.count)
+        ]
+        for server in self.servers:
+            server.record_state()
+        self.uplinks = [Uplink(env, scenario.radio.subchannels) for _ in self.servers]
+        self.live: dict[int, Request] = {}
+        self._next_id = 0
+        self._hops = self.topology.hops.tolist()
+        self._station_gain_db = (
+            self.topology.shadowing_db[:, None] - self.topology.path_loss_db
+        ).tolist()
+        self.scheduler = Scheduler(
+            env, self.policy, scenario.scheduler.epoch_s, self.observe, self.apply
+        )
+        if self.policy is not None:
+            self.policy.reset(self.model, self.streams.policy)
+        self._start_sources()
+
+    def _model_view(self) -> ModelView:
+        quality_section = self.scenario.quality
+        works = [
+            work_cycles(level.steps, level.resolution, 1, self.compute)
+            for level in quality_section.levels
+        ]
+        return ModelView(
+            n_servers=self.scenario.servers.count,
+            level_steps=tuple(level.steps for level in quality_section.levels),
+            level_quality=tuple(
+                level_quality(
+                    level.steps, quality_section.resolution_weight[level.resolution],
+                    quality_section.s0,
+                )
+                for level in quality_section.levels
+            ),
+            level_work_gpu=tuple(w[0] for w in works),
+            level_work_cpu=tuple(w[1] for w in works),
+            compute=self.compute,
+            radio=self.radio,
+            dvfs=self.scenario.scheduler.dvfs,
+        )
+
+    def _start_sources(self) -> None:
+        arrival = self.scenario.devices.arrival
+        count = self.scenario.devices.count
+        if arrival.process == "trace":
+            trace = load_trace(self.scenario.trace_path(), arrival.trace)
+            span_s = float(trace.times_s[-1])
+            if span_s < self.scenario.duration_s:
+                logger.warning(
+                    "the arrival trace spans %.0f s, less than duration_s=%.0f s: no arrivals "
+                    "after it ends (lower time_scale or duration_s)", span_s,
+                    self.scenario.duration_s,
+                )
+            self.env.process(
+                trace_source(self.env, trace, count, self.streams.arrivals, self.new_request)
+            )
+            return
+        for device in range(count):
+            self.env.process(
+                poisson_device(
+                    self.env, device, arrival.rate_per_s, self.streams.arrivals,
+                    self.new_request,
+                )
+            )
+
+    def new_request(self, device: int, input_bits: float | None) -> None:
+        """A device makes a request now; its attributes are drawn from the scenario."""
+        devices = self.scenario.devices
+        rng = self.streams.requests
+        station = int(self.topology.device_station[device])
+        if input_bits is None:
+            input_bits = rng.uniform(*devices.input_mbit) * 1e6
+        images = rng.choice(devices.images)
+        deadline_s = rng.uniform(*devices.deadline_s)
+        min_quality = rng.uniform(*devices.min_quality)
+        fading = self.streams.fading.exponential()
+        gain = 10.0 ** (self._station_gain_db[device][station] / 10.0) * fading
+        now = self.env.now
+        request = Request(
+            self._next_id, device, station, now, now + deadline_s, images, input_bits,
+            min_quality, gain,
+        )
+        self._next_id += 1
+        self.live[request.request_id] = request
+        self.scheduler.submit(request)
+
+    def _route_s(self, bits: float, station: int, server: int) -> float:
+        backhaul = self.scenario.backhaul
+        hops = self._hops[station][server]
+        if hops == 0:
+            return 0.0
+        return hops * (bits / (backhaul.rate_mbit_per_s * 1e6) + backhaul.hop_latency_s)
+
+    def _return_s(self, request: Request, server: int) -> float:
+        output_bits = request.images * self.scenario.devices.output_mbit_per_image * 1e6
+        downlink_s = output_bits / (self.scenario.radio.downlink_mbit_per_s * 1e6)
+        return self._route_s(output_bits, server, request.base_station) + downlink_s
+
+    def observe(self, request: Request, epoch_remaining: int) -> Observation:
+        """The observation of one waiting request and all servers, now."""
+        free = [server.predicted_free_s() for server in self.servers]
+        station = request.base_station
+        servers = range(len(self.servers))
+        return Observation(
+            now_s=self.env.now,
+            request_id=request.request_id,
+            images=request.images,
+            input_bits=request.input_bits,
+            deadline_s=request.deadline,
+            min_quality=request.min_quality,
+            base_station=station,
+            gain=request.gain,
+            station_gain_db=self._station_gain_db[request.device],
+            cpu_free_s=[f[0] for f in free],
+            gpu_free_s=[f[1] for f in free],
+            cpu_queue=[len(s.cpu.queue) for s in self.servers],
+            gpu_queue=[len(s.gpu.queue) for s in self.servers],
+            in_system=[s.in_system for s in self.servers],
+            cpu_ghz=[s.cpu.hz / 1e9 for s in self.servers],
+            gpu_ghz=[s.gpu.hz / 1e9 for s in self.servers],
+            forward_s=[self._route_s(request.input_bits, station, m) for m in servers],
+            return_s=[self._return_s(request, m) for m in servers],
+            epoch_remaining=epoch_remaining,
+            model=self.model,
+        )
+
+    def apply(self, request: Request, decision: Decision) -> None:
+        """Carry out a policy's decision for a request."""
+        request.decided = self.env.now
+        if decision.rejected:
+            request.predicted_utility = -self.utility_params.fail_penalty
+            self._end(request, "rejected")
+            return
+        server_index, level_index = decision.server, decision.level
+        if not (0 <= server_index < len(self.servers) and 0 <= level_index < self.model.n_levels):
+            raise ValueError(f"policy decided an unknown server or level: {decision}")
+        server = self.servers[server_index]
+        model = self.model
+        request.server = server_index
+        request.level = level_index
+        request.steps = model.level_steps[level_index]
+        request.quality = model.level_quality[level_index]
+        request.work_gpu = model.level_work_gpu[level_index] * request.images
+        request.work_cpu = model.level_work_cpu[level_index] * request.images
+        request.use_cpu = decision.use_cpu
+        request.dvfs = decision.dvfs or self.scenario.scheduler.dvfs
+        request.forward_s = self._route_s(request.input_bits, request.base_station, server_index)
+        request.return_s = self._return_s(request, server_index)
+        cpu_free_s, gpu_free_s = server.predicted_free_s()
+        plan = plan_request(
+            self.env.now, request.input_bits, request.gain, self.radio, request.forward_s,
+            cpu_free_s, gpu_free_s, request.work_gpu, request.work_cpu, self.compute,
+            request.deadline, request.return_s, request.dvfs, request.use_cpu,
+        )
+        server.reserve(plan.cpu_end_s, plan.gpu_end_s)
+        request.tx_power_w = plan.power_w
+        request.predicted_utility = self._predicted_utility(request, plan)
+        self.env.process(self._serve(request, server))
+
+    def _predicted_utility(self, request: Request, plan: Plan) -> float:
+        """The utility the plan predicts, for learning with an immediate reward."""
+        latency_s = plan.finish_s + self.compute.overhead_s + request.return_s - request.arrival
+        if (
+            not plan.feasible
+            or request.arrival + latency_s > request.deadline
+            or request.quality < request.min_quality
+        ):
+            return -self.utility_params.fail_penalty
+        return utility(
+            request.quality, latency_s, request.deadline - request.arrival,
+            plan.energy_tx_j + plan.energy_compute_j, request.images, self.utility_params,
+        )
+
+    def _serve(self, request: Request, server: EdgeServer):
+        env = self.env
+        if request.input_bits > 0.0:
+            uplink = self.uplinks[request.base_station]
+            grant = uplink.acquire()
+            if grant is not None:
+                yield grant
+            if self.scenario.scheduler.drop_late and env.now > request.deadline:
+                uplink.release()
+                self._end(request, "dropped")
+                return
+            request.upload_start = env.now
+            upload_s = request.input_bits / self.radio.bandwidth_hz / math.log2(
+                1.0 + request.tx_power_w * request.gain / self.radio.noise_w
+            )
+            yield env.timeout(upload_s)
+            uplink.release()
+            request.energy_tx_j = request.tx_power_w * upload_s
+        else:
+            request.upload_start = env.now
+        request.upload_end = env.now
+        if request.forward_s > 0.0:
+            yield env.timeout(request.forward_s)
+        request.server_arrival = env.now
+        computed = yield server.admit(request)
+        if not computed:
+            self._end(request, "dropped")
+            return
+        yield env.timeout(self.compute.overhead_s)
+        server.release(request)
+        yield env.timeout(request.return_s)
+        request.finish = env.now
+        request.latency = request.finish - request.arrival
+        on_time = request.finish <= request.deadline
+        self._end(request, "completed" if on_time and request.quality >= request.min_quality
+                  else "missed")
+
+    def _end(self, request: Request, outcome: str) -> None:
+        request.outcome = outcome
+        request.ended = True
+        if outcome == "completed":
+            request.utility = utility(
+                request.quality, request.latency, request.deadline - request.arrival,
+                request.energy_j, request.images, self.utility_params,
+            )
+        else:
+            request.utility = -self.utility_params.fail_penalty
+        self.ended_utility += request.utility
+        self.ended_count += 1
+        del self.live[request.request_id]
+        self.recorder.record_request(request)
+
+    def run(self, progress: bool = False, out: str | Path | None = None) -> Result:
+        """Run to ``duration_s`` and return the result (saved to ``out`` when given)."""
+        started = time.perf_counter()
+        self.advance(self.scenario.duration_s, progress)
+        result = self.finish(time.perf_counter() - started)
+        if out is not None:
+            result.save(out)
+        return result
+
+    def advance(self, until_s: float, progress: bool = False) -> None:
+        """Run the processes up to simulated time ``until_s``."""
+        if not progress:
+            self.env.run(until=until_s)
+            return
+        from tqdm import tqdm
+
+        step_s = until_s / _PROGRESS_STEPS
+        with tqdm(total=round(until_s), unit="sim s", desc=self.policy_name) as bar:
+            for step in range(1, _PROGRESS_STEPS + 1):
+                self.env.run(until=step * step_s)
+                bar.n = round(self.env.now)
+                bar.set_postfix(requests=self._next_id, refresh=False)
+                bar.refresh()
+
+    def finish(self, wall_s: float) -> Result:
+        """Record the requests still in the system as pending and close the trace."""
+        for request in list(self.live.values()):
+            self.recorder.record_request(request)
+        self.live.clear()
+        for server in self.servers:
+            server.record_state()
+        self.recorder.close()
+        summary = self._summary(wall_s)
+        manifest = self._manifest()
+        write_json(self.recorder.folder / "summary.json", summary)
+        write_json(self.recorder.folder / "manifest.json", manifest)
+        logger.info(
+            "%s: %d requests, %d completed, mean utility %.3f in %.1f s",
+            self.policy_name, summary["requests"], summary["completed"],
+            summary["mean_utility"], wall_s,
+        )
+        return Result(self.recorder, summary, manifest)
+
+    def _server_energy_j(self) -> tuple[float, float]:
+        now = self.env.now
+        static_j = idle_j = 0.0
+        units = ((self.scenario.servers.cpu, "cpu"), (self.scenario.servers.gpu, "gpu"))
+        for server in self.servers:
+            for section, name in units:
+                busy_s = getattr(server, name).busy_time_s()
+                static_j += section.static_w * busy_s
+                idle_j += section.idle_w * (now - busy_s)
+        return static_j, idle_j
+
+    def _summary(self, wall_s: float) -> dict[str, Any]:
+        recorder = self.recorder
+        outcomes = recorder.outcomes
+        total = sum(outcomes.values())
+        ended = total - outcomes["pending"]
+        latencies = pd.Series(recorder.latencies_s, dtype=float)
+        static_j, idle_j = self._server_energy_j()
+        request_energy_j = recorder.energy_tx_j + recorder.energy_cpu_j + recorder.energy_gpu_j
+        return {
+            "requests": total,
+            **outcomes,
+            "deadline_hit_ratio": outcomes["completed"] / ended if ended else math.nan,
+            "mean_latency_s": float(latencies.mean()) if len(latencies) else math.nan,
+            "p95_latency_s": float(latencies.quantile(0.95)) if len(latencies) else math.nan,
+            "mean_utility": recorder.total_utility / ended if ended else math.nan,
+            "total_utility": recorder.total_utility,
+            "total_energy_j": request_energy_j + static_j + idle_j,
+            "energy_tx_j": recorder.energy_tx_j,
+            "energy_cpu_j": recorder.energy_cpu_j,
+            "energy_gpu_j": recorder.energy_gpu_j,
+            "energy_static_j": static_j,
+            "energy_idle_j": idle_j,
+            "mean_quality": (
+                recorder.total_quality / outcomes["completed"] if outcomes["completed"]
+                else math.nan
+            ),
+            "simulated_s": self.env.now,
+            "wall_s": wall_s,
+            "requests_per_wall_s": total / wall_s if wall_s > 0 else math.nan,
+        }
+
+    def _manifest(self) -> dict[str, Any]:
+        scenario = self.scenario.to_dict()
+        scenario["seed"] = self.seed
+        return {
+            "scenario": scenario,
+            "seed": self.seed,
+            "policy": self.policy_name,
+            "versions": _versions(),
+        }
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("edgesim", "simpy", "numpy", "pandas", "pyarrow", "torch"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+class Result:
+    """The outcome of a run: its summary in memory and its trace files.
+
+    ``requests`` and ``servers`` are read from the trace on first use. Call :meth:`save` to
+    keep the run folder; otherwise its staging copy is removed when the result is released.
+    """
+
+    def __init__(self, recorder: Recorder, summary: dict[str, Any], manifest: dict) -> None:
+        self.folder = recorder.folder
+        self.summary = summary
+        self.manifest = manifest
+        self._requests: pd.DataFrame | None = None
+        self._servers: pd.DataFrame | None = None
+        self._cleanup = weakref.finalize(self, recorder.discard)
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        """One row per request, sorted by ``request_id``."""
+        if self._requests is None:
+            table = pd.read_parquet(self.folder / "requests.parquet")
+            self._requests = table.sort_values("request_id", ignore_index=True)
+        return self._requests
+
+    @property
+    def servers(self) -> pd.DataFrame:
+        """The servers' state time series (empty when not recorded)."""
+        if self._servers is None:
+            path = self.folder / "servers.parquet"
+            self._servers = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        return self._servers
+
+    def save(self, path: str | Path) -> Path:
+        """Write the run folder to ``path`` atomically, replacing an older run there."""
+        return publish(self.folder, Path(path))

@@ -1,0 +1,124 @@
+"""Utilisation, queue statistics, waiting times and Little's law on hand-built servers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import servers
+from analysis.runs import load_run
+from analysis.synthetic import write_random_run
+
+COLUMNS = ["time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cpu_busy", "gpu_busy"]
+
+
+def series(rows: list[tuple]) -> pd.DataFrame:
+    """Build a server table from (time_s, server, in_system, cpu_q, gpu_q, cpu_busy, gpu_busy)."""
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def two_request_server() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Server 0 over 100 s: request A at 10 s served 10-40 s; B at 20 s waits, served 40-50 s."""
+    table = series(
+        [
+            (0.0, 0, 0, 0, 0, 0, 0),
+            (10.0, 0, 1, 0, 1, 0, 0),
+            (10.0, 0, 1, 0, 0, 0, 1),
+            (20.0, 0, 2, 0, 1, 0, 1),
+            (40.0, 0, 1, 0, 0, 0, 1),
+            (50.0, 0, 0, 0, 0, 0, 0),
+        ]
+    )
+    requests = pd.DataFrame(
+        {
+            "request_id": [0, 1],
+            "server": [0, 0],
+            "outcome": ["completed", "completed"],
+            "upload_end": [10.0, 20.0],
+            "compute_start": [10.0, 40.0],
+            "compute_end": [40.0, 50.0],
+            "finish": [40.5, 50.5],
+            "deadline": [60.0, 60.0],
+        }
+    )
+    return table, requests
+
+
+def test_utilisation_is_busy_time_over_simulated_time():
+    table, _ = two_request_server()
+    usage = servers.utilisation(table, 100.0)
+    assert usage.loc[0, "gpu_busy_s"] == pytest.approx(40.0)
+    assert usage.loc[0, "gpu_utilisation"] == pytest.approx(0.4)
+    assert usage.loc[0, "cpu_utilisation"] == 0.0
+
+
+def test_gpu_busy_30_of_100_seconds_gives_utilisation_point_three():
+    table = series([(0.0, 0, 0, 0, 0, 0, 0), (50.0, 0, 1, 0, 0, 0, 1), (80.0, 0, 0, 0, 0, 0, 0)])
+    assert servers.utilisation(table, 100.0).loc[0, "gpu_utilisation"] == pytest.approx(0.3)
+
+
+def test_utilisation_lists_servers_absent_from_the_series_as_idle():
+    table, _ = two_request_server()
+    usage = servers.utilisation(table, 100.0, server_count=3)
+    assert list(usage.index) == [0, 1, 2]
+    assert usage.loc[2, "gpu_utilisation"] == 0.0
+
+
+def test_queue_stats_are_time_weighted():
+    table, _ = two_request_server()
+    found = servers.queue_stats(table, 100.0).set_index("queue")
+    # in_system: 1 for 10 s, 2 for 20 s, 1 for 10 s -> 60 / 100.
+    assert found.loc["in_system", "time_average"] == pytest.approx(0.6)
+    assert found.loc["in_system", "max"] == 2
+    # gpu_queue: 1 only on [20, 40) -> 0.2; it is 0 for 80% of the time.
+    assert found.loc["gpu_queue", "time_average"] == pytest.approx(0.2)
+    assert found.loc["gpu_queue", "p50"] == 0
+    assert found.loc["gpu_queue", "p95"] == 1
+
+
+def test_waiting_time_is_compute_start_minus_upload_end():
+    _, requests = two_request_server()
+    assert list(servers.waiting_times_s(requests)) == [0.0, 20.0]
+    summary = servers.waiting_time_stats(requests)
+    assert summary.loc["all", "mean_s"] == pytest.approx(10.0)
+    assert summary.loc["all", "max_s"] == pytest.approx(20.0)
+
+
+def test_waiting_time_leaves_out_requests_that_never_started():
+    _, requests = two_request_server()
+    requests.loc[1, ["compute_start", "compute_end", "finish"]] = np.nan
+    requests.loc[1, "outcome"] = "dropped"
+    assert list(servers.waiting_times_s(requests)) == [0.0]
+
+
+def test_littles_law_holds_exactly_on_the_hand_case():
+    table, requests = two_request_server()
+    check = servers.littles_law(requests, table, 100.0).loc[0]
+    assert check["time_average_in_system"] == pytest.approx(0.6)
+    assert check["arrival_rate_per_s"] == pytest.approx(0.02)
+    assert check["mean_time_at_server_s"] == pytest.approx(30.0)
+    assert check["rate_times_time"] == pytest.approx(0.6)
+    assert abs(check["relative_gap"]) < 1e-12
+
+
+def test_dropped_request_leaves_at_its_deadline():
+    _, requests = two_request_server()
+    requests.loc[1, ["compute_start", "compute_end", "finish"]] = np.nan
+    requests.loc[1, "outcome"] = "dropped"
+    stays = servers.time_at_server(requests, 100.0)
+    assert list(stays["leave_s"]) == [40.0, 60.0]
+
+
+def test_pending_request_stays_until_the_end_of_the_run():
+    _, requests = two_request_server()
+    requests.loc[1, ["compute_end", "finish"]] = np.nan
+    requests.loc[1, "outcome"] = "pending"
+    assert servers.time_at_server(requests, 100.0)["leave_s"].iloc[1] == 100.0
+
+
+def test_littles_law_holds_on_a_random_synthetic_run(tmp_path):
+    run = load_run(write_random_run(tmp_path / "run", seed=5, duration_s=150.0))
+    check = servers.littles_law(run.requests, run.servers, run.simulated_s, 2)
+    assert check["time_average_in_system"].min() > 0
+    assert np.allclose(check["rate_times_time"], check["time_average_in_system"], rtol=1e-9)
