@@ -116,17 +116,34 @@ def _cells_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder")
 
 
+def _run_cells(run: Callable[[], Path], out: str) -> int:
+    """Run a comparison or sweep: bad input exits 2, failed cells exit 1 after the table."""
+    from analysis.experiments import CellsFailedError, ExperimentInputError
+
+    try:
+        table_path = run()
+    except ExperimentInputError as error:
+        raise UsageError(str(error)) from None
+    except CellsFailedError as error:
+        sys.stderr.write(f"edgesim: error: {out}: {error}\n")
+        return 1
+    _write(f"{out}: table in {table_path}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.experiments import run_compare
 
     scenario = _load(args)
     out = args.out or f"runs/compare-{Path(args.scenario).stem}"
-    table_path = run_compare(
-        scenario, _split(args.policies), args.seeds, out, workers=args.workers,
-        cluster=args.cluster, progress=_show_progress(),
+    policies = _split(args.policies)
+    return _run_cells(
+        lambda: run_compare(
+            scenario, policies, args.seeds, out, workers=args.workers,
+            cluster=args.cluster, progress=_show_progress(),
+        ),
+        out,
     )
-    _write(f"{out}: table in {table_path}")
-    return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -135,12 +152,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     scenario = _load(args)
     vary = parse_vary(args.vary)
     out = args.out or f"runs/sweep-{Path(args.scenario).stem}"
-    table_path = run_sweep(
-        scenario, vary, _split(args.policies), args.seeds, out, workers=args.workers,
-        cluster=args.cluster, progress=_show_progress(),
+    policies = _split(args.policies)
+    return _run_cells(
+        lambda: run_sweep(
+            scenario, vary, policies, args.seeds, out, workers=args.workers,
+            cluster=args.cluster, progress=_show_progress(),
+        ),
+        out,
     )
-    _write(f"{out}: table in {table_path}")
-    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
