@@ -23,7 +23,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -113,6 +113,17 @@ def sample_rows(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (cdf <= u[:, None]).sum(axis=1)
 
 
+def masked_probs(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``logits`` ``(B, K)`` over ``mask``, in float64.
+
+    Forbidden entries get exactly 0 (``exp(-inf)``); every row needs one allowed entry.
+    """
+    z = np.where(mask, logits.astype(np.float64), -np.inf)
+    z -= z.max(axis=1, keepdims=True)
+    probs = np.exp(z)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
 def _validate_mask(mask: np.ndarray, batch: int, n_servers: int, n_levels: int) -> None:
     """Raise ValueError if ``mask`` has the wrong shape or a row allows no action."""
     if mask.shape != (batch, n_servers, n_levels):
@@ -179,22 +190,24 @@ class HSACAgent:
         self.buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, self.n_servers, self.n_levels)
 
     def _param_groups(self) -> list[dict[str, Any]]:
-        """One Adam parameter group per learner, each with its own step size.
+        """Adam parameter groups: the parameters of every learner, grouped by step size.
 
         The losses of critics, policies, temperatures and curiosity touch disjoint parameters,
-        so one backward pass and one fused Adam step equal separate steps, at a fraction of the
-        cost of four optimisers on a small CPU.
+        and Adam works element by element, so one backward pass and one fused Adam step equal
+        separate optimisers, at a fraction of their cost on a small CPU.
         """
         cfg = self.config
-        groups = [
-            {"params": list(self.critic.parameters()), "lr": cfg.critic_lr},
-            {"params": list(self.actor.parameters()), "lr": cfg.actor_lr},
-            {"params": [self.log_alpha], "lr": cfg.alpha_lr},
+        learners = [
+            (cfg.critic_lr, list(self.critic.parameters())),
+            (cfg.actor_lr, list(self.actor.parameters())),
+            (cfg.alpha_lr, [self.log_alpha]),
         ]
         if self.curiosity is not None:
-            icm_params = list(self.curiosity.networks.parameters())
-            groups.append({"params": icm_params, "lr": cfg.icm_lr})
-        return groups
+            learners.append((cfg.icm_lr, list(self.curiosity.networks.parameters())))
+        by_lr: dict[float, list[torch.nn.Parameter]] = {}
+        for lr, params in learners:
+            by_lr.setdefault(lr, []).extend(params)
+        return [{"params": params, "lr": lr} for lr, params in by_lr.items()]
 
     @property
     def alphas(self) -> tuple[float, float]:
@@ -233,14 +246,16 @@ class HSACAgent:
         obs = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
         mask = np.asarray(mask, dtype=bool)
         _validate_mask(mask, len(obs), self.n_servers, self.n_levels)
-        with torch.no_grad():
-            tables = self.policy(torch.from_numpy(obs), torch.from_numpy(mask))
-        if tables.probs_hi is None:
-            flat = tables.probs_lo.flatten(1).numpy()
-            pair = self._choose(flat, deterministic)
+        with torch.inference_mode():
+            logits = self.actor(torch.from_numpy(obs))
+        if not self.config.hierarchical:
+            flat_probs = masked_probs(logits.flatten(1).numpy(), mask.reshape(len(obs), -1))
+            pair = self._choose(flat_probs, deterministic)
             return np.stack(np.divmod(pair, self.n_levels), axis=1)
-        server = self._choose(tables.probs_hi.numpy(), deterministic)
-        level_probs = tables.probs_lo.numpy()[np.arange(len(obs)), server]
+        logits_hi, logits_lo = (t.numpy() for t in logits)
+        server = self._choose(masked_probs(logits_hi, mask.any(axis=2)), deterministic)
+        rows = np.arange(len(obs))
+        level_probs = masked_probs(logits_lo[rows, server], mask[rows, server])
         return np.stack([server, self._choose(level_probs, deterministic)], axis=1)
 
     def act(
@@ -480,7 +495,7 @@ class HSACAgent:
             ):
                 target.lerp_(online, self.config.tau)
 
-    def save(self, path: str | Path, include_buffer: bool = True) -> None:
+    def save(self, path: str | Path | BinaryIO, include_buffer: bool = True) -> None:
         """Write a checkpoint from which :meth:`load` resumes training exactly.
 
         :param include_buffer: also store the replay buffer; without it a resumed run starts
@@ -511,7 +526,7 @@ class HSACAgent:
     @classmethod
     def load(
         cls,
-        path: str | Path,
+        path: str | Path | BinaryIO,
         obs_dim: int | None = None,
         n_servers: int | None = None,
         n_levels: int | None = None,
@@ -585,7 +600,7 @@ class HSACAgent:
         self.gradient_steps = checkpoint["counters"]["gradient_steps"]
 
 
-def _read_checkpoint(path: str | Path) -> dict[str, Any]:
+def _read_checkpoint(path: str | Path | BinaryIO) -> dict[str, Any]:
     """Load and sanity-check a checkpoint file; ValueError if it is not one."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -608,13 +623,17 @@ def benchmark_updates(
     n_levels: int = 5,
     variant: str = "hsac-ic",
     seed: int = 0,
+    update_every: int = 1,
 ) -> float:
-    """Measure training steps per second: one ``act``, one ``store`` and one ``update`` each.
+    """Measure training steps per second: ``act`` and ``store`` every step, ``update`` every
+    ``update_every`` steps.
 
     Observations and masks are random; the environment itself costs nothing here. Returns the
     rate and logs it at info level. Thread count is whatever the process has set.
     """
-    config = HSACConfig(variant=variant, learning_starts=256)  # type: ignore[arg-type]
+    config = HSACConfig(  # type: ignore[arg-type]
+        variant=variant, learning_starts=256, update_every=update_every
+    )
     agent = HSACAgent(obs_dim, n_servers, n_levels, slice(obs_dim // 2, obs_dim), config, seed)
     rng = np.random.default_rng(seed)
     obs = rng.standard_normal(obs_dim).astype(np.float32)
@@ -633,9 +652,10 @@ def benchmark_updates(
     start_s = time.perf_counter()
     for _ in range(n):
         env_step()
-        agent.update()
+        if agent.wants_update():
+            agent.update()
     rate = n / (time.perf_counter() - start_s)
-    logger.info("%s: %.0f training steps/s (act + store + update)", variant, rate)
+    logger.info("%s: %.0f training steps/s, update every %d", variant, rate, update_every)
     return rate
 
 
