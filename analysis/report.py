@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import logging
 import os
 import tempfile
@@ -278,6 +279,11 @@ def _add_server_sections(report: Report, run: Run) -> None:
         )
 
 
+def _hashable(value: Any) -> Any:
+    """A sweep value usable as a table key: lists (ranges) become their JSON text."""
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
 def _gather_cells(folder: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[str]]:
     """Load each cell once; return its statistics, pooled latencies per policy and policies."""
     cells = list_cells(folder)
@@ -286,7 +292,8 @@ def _gather_cells(folder: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], li
     for cell in cells:
         run = load_run(cell.path)
         row = {"setting": cell.setting, "policy": cell.policy, "seed": cell.seed}
-        rows.append({**row, **cell.overrides, **stats.run_statistics(run)})
+        overrides = {key: _hashable(value) for key, value in cell.overrides.items()}
+        rows.append({**row, **overrides, **stats.run_statistics(run)})
         completed = stats.completed(run.requests)["latency"].dropna().to_numpy(dtype=float)
         latencies_s.setdefault(cell.policy, []).append(completed)
     pooled = {p: np.concatenate(v) for p, v in latencies_s.items()}
@@ -365,7 +372,10 @@ def _add_comparison_figures(
 def build_sweep_report(folder: Path) -> Report:
     """Build the report of a sweep folder: statistics against each varied parameter."""
     cells, _, policies = _gather_cells(folder)
-    parameters = sweep_parameters(folder)
+    parameters = {
+        key: [_hashable(value) for value in values]
+        for key, values in sweep_parameters(folder).items()
+    }
     names = _statistic_names(cells)
     keys = ["setting", *[k for k in parameters if k in cells], "policy"]
     table = comparison_table(cells, keys, names)

@@ -3,11 +3,16 @@
 Statistics of ``servers.parquet`` are time averages of step functions (see
 :mod:`analysis.timeseries`). Statistics of the requests table use these columns:
 
-- arrival at a server: ``upload_end`` (forwarding over the backhaul is not in the table, so it
-  is counted as time at the server; it is a few milliseconds at the defaults);
-- waiting time: ``compute_start - upload_end``, for requests with a server that started computing;
-- departure from a server: ``compute_end``; else ``finish``; else ``deadline`` for a dropped
-  request (it is dropped when its deadline passes in the queue); else the end of the run.
+- arrival at a server: ``server_arrival`` (after upload and backhaul forwarding);
+- waiting time: ``compute_start - server_arrival``, for requests that started computing;
+- departure from a server: ``server_departure`` (after compute and the fixed overhead, or when
+  the request was dropped from a queue); a request still there when the run ended is censored
+  at the end of the run.
+
+Tables written before the simulator recorded ``server_arrival`` and ``server_departure`` are
+read with an approximation: arrival at ``upload_end`` (forwarding counts as time at the server),
+departure at ``compute_end``, else ``finish``, else ``deadline`` for a dropped request, else the
+end of the run.
 """
 
 from __future__ import annotations
@@ -75,16 +80,27 @@ def _quantile_name(quantile: float) -> str:
     return f"p{100 * quantile:g}"
 
 
+def has_server_times(requests: pd.DataFrame) -> bool:
+    """Tell whether the table records ``server_arrival`` and ``server_departure``."""
+    return {"server_arrival", "server_departure"} <= set(requests.columns)
+
+
+def server_arrival_s(requests: pd.DataFrame) -> pd.Series:
+    """Return when each request reached its server (``upload_end`` in older tables)."""
+    column = "server_arrival" if "server_arrival" in requests else "upload_end"
+    return requests[column]
+
+
 def reached_server(requests: pd.DataFrame) -> pd.DataFrame:
-    """Return the requests that were assigned a server and finished uploading."""
-    return requests[(requests["server"] >= 0) & requests["upload_end"].notna()]
+    """Return the requests that were assigned a server and reached it."""
+    return requests[(requests["server"] >= 0) & server_arrival_s(requests).notna()]
 
 
 def waiting_times_s(requests: pd.DataFrame) -> pd.Series:
-    """Return ``compute_start - upload_end`` for requests that reached a server and started
+    """Return ``compute_start - server_arrival`` for requests that reached a server and started
     computing (requests dropped while queued have no compute start and are left out)."""
     at_server = reached_server(requests)
-    waits_s = at_server["compute_start"] - at_server["upload_end"]
+    waits_s = at_server["compute_start"] - server_arrival_s(at_server)
     return waits_s.dropna().rename("waiting_s")
 
 
@@ -121,14 +137,14 @@ def time_at_server(requests: pd.DataFrame, simulated_s: float) -> pd.DataFrame:
     """Return each request's stay at its server: ``server``, ``arrive_s``, ``leave_s``.
 
     Only requests that reached their server by ``simulated_s`` are kept; ``leave_s`` follows the
-    rule in the module docstring and is clipped to ``[arrive_s, simulated_s]``.
+    rule in the module docstring and is clipped to ``[arrive_s, simulated_s]``, so a request
+    still at its server when the run ended is censored there.
     """
     at_server = reached_server(requests)
-    at_server = at_server[at_server["upload_end"] <= simulated_s]
-    dropped_at_s = at_server["deadline"].where(at_server["outcome"] == "dropped")
-    leave_s = at_server["compute_end"].fillna(at_server["finish"]).fillna(dropped_at_s)
-    leave_s = leave_s.fillna(simulated_s).clip(upper=simulated_s)
-    arrive_s = at_server["upload_end"]
+    arrive_s = server_arrival_s(at_server)
+    at_server = at_server[arrive_s <= simulated_s]
+    arrive_s = arrive_s[arrive_s <= simulated_s]
+    leave_s = _departure_s(at_server).fillna(simulated_s).clip(upper=simulated_s)
     return pd.DataFrame(
         {
             "server": at_server["server"].astype(int),
@@ -136,6 +152,14 @@ def time_at_server(requests: pd.DataFrame, simulated_s: float) -> pd.DataFrame:
             "leave_s": np.maximum(leave_s, arrive_s),
         }
     )
+
+
+def _departure_s(at_server: pd.DataFrame) -> pd.Series:
+    """When each request left its server; NaN for those still there at the end of the run."""
+    if has_server_times(at_server):
+        return at_server["server_departure"]
+    dropped_at_s = at_server["deadline"].where(at_server["outcome"] == "dropped")
+    return at_server["compute_end"].fillna(at_server["finish"]).fillna(dropped_at_s)
 
 
 def littles_law(
@@ -149,8 +173,8 @@ def littles_law(
     Columns: ``time_average_in_system`` (L, from the time series), ``arrival_rate_per_s``
     (lambda, arrivals by ``simulated_s`` over ``simulated_s``), ``mean_time_at_server_s`` (W,
     stays clipped at the end of the run), ``rate_times_time`` (lambda W) and ``relative_gap``
-    ((lambda W - L) / L). With stays clipped at the end, lambda W equals L exactly when the
-    time series and the requests table agree.
+    ((lambda W - L) / L). With stays censored at the end of the run, lambda W equals L up to
+    rounding when the time series and the requests table agree.
     """
     stays = time_at_server(requests, simulated_s)
     stays["stay_s"] = stays["leave_s"] - stays["arrive_s"]

@@ -2,7 +2,9 @@
 
 They exist to test and demonstrate :mod:`analysis` without running a simulation. A synthetic
 run is a toy system: each server is one first-come-first-served queue whose requests hold the
-GPU (and the CPU too when their ``cpu_share`` is positive) for their whole service. Its server
+GPU (and the CPU too when their ``cpu_share`` is positive) for their whole service. A request
+reaches its server when its upload ends (``server_arrival``) and leaves it when its compute ends
+(``server_departure``). Its server
 time series is derived from the requests table, so the two agree exactly (Little's law holds).
 """
 
@@ -97,8 +99,10 @@ def _serve(frame: pd.DataFrame, duration_s: float) -> pd.DataFrame:
         if server >= 0:
             start[index] = max(frame["upload_end"].iat[index], free_at.get(server, 0.0))
             free_at[server] = start[index] + frame["service_s"].iat[index]
+    frame["server_arrival"] = frame["upload_end"]
     frame["compute_start"] = start
     frame["compute_end"] = start + frame["service_s"]
+    frame["server_departure"] = frame["compute_end"]
     frame["finish"] = frame["compute_end"] + 0.1
     return _outcomes(frame, duration_s)
 
@@ -111,7 +115,8 @@ def _outcomes(frame: pd.DataFrame, duration_s: float) -> pd.DataFrame:
     frame["outcome"] = np.select(
         [rejected, pending, late], ["rejected", "pending", "missed"], "completed"
     )
-    for column in ("upload_start", "upload_end", "compute_start", "compute_end", "finish"):
+    times = ("upload_start", "upload_end", "server_arrival", "compute_start", "compute_end")
+    for column in (*times, "server_departure", "finish"):
         frame[column] = frame[column].where((frame[column] <= duration_s) & ~rejected)
     served = frame["compute_end"].notna()
     done = frame["outcome"].isin(["completed", "missed"])
@@ -134,14 +139,16 @@ def _outcomes(frame: pd.DataFrame, duration_s: float) -> pd.DataFrame:
 def server_series(requests: pd.DataFrame, server_count: int, duration_s: float) -> pd.DataFrame:
     """Derive the step-function server table from the toy system's requests.
 
-    A request is in the system from ``upload_end`` to ``compute_end`` (or the end of the run),
-    waits until ``compute_start`` and then holds the GPU, and the CPU when its share is positive.
+    A request is in the system from ``server_arrival`` to ``server_departure`` (which is its
+    ``compute_end``, or the end of the run), waits until ``compute_start`` and then holds the
+    GPU, and the CPU when its share is positive.
     """
     # Each event: (time_s, server, change of in_system, of gpu_queue, of gpu_busy, of cpu_busy).
     events = []
-    for row in requests[(requests["server"] >= 0) & requests["upload_end"].notna()].itertuples():
+    reached = (requests["server"] >= 0) & requests["server_arrival"].notna()
+    for row in requests[reached].itertuples():
         cpu = int(row.cpu_share > 0)
-        events.append((row.upload_end, row.server, 1, 1, 0, 0))
+        events.append((row.server_arrival, row.server, 1, 1, 0, 0))
         if not np.isnan(row.compute_start):
             events.append((row.compute_start, row.server, 0, -1, 1, cpu))
         if not np.isnan(row.compute_end):

@@ -97,10 +97,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     scenario = _load(args)
     out = args.out or f"runs/train-{Path(args.scenario).stem}-{args.algo}-seed{args.seed}"
-    train(
-        scenario, algo=args.algo, steps=args.steps, seed=args.seed, out=out,
-        resume=args.resume, progress=_show_progress(),
-    )
+    try:
+        train(
+            scenario, algo=args.algo, steps=args.steps, seed=args.seed, out=out,
+            resume=args.resume, progress=_show_progress(),
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise UsageError(str(error)) from None
     _write(f"{out}: policy saved to {Path(out) / 'policy.pt'}")
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from analysis import servers
 from analysis.runs import load_run
 from analysis.synthetic import write_random_run
 
+SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
 COLUMNS = ["time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cpu_busy", "gpu_busy"]
 
 
@@ -121,4 +124,62 @@ def test_littles_law_holds_on_a_random_synthetic_run(tmp_path):
     run = load_run(write_random_run(tmp_path / "run", seed=5, duration_s=150.0))
     check = servers.littles_law(run.requests, run.servers, run.simulated_s, 2)
     assert check["time_average_in_system"].min() > 0
+    assert np.allclose(check["rate_times_time"], check["time_average_in_system"], rtol=1e-9)
+
+
+def with_server_times(requests: pd.DataFrame) -> pd.DataFrame:
+    """Add the simulator's columns: forwarding takes 0.5 s, the overhead 1 s after compute."""
+    requests = requests.copy()
+    requests["server_arrival"] = requests["upload_end"] + 0.5
+    requests["server_departure"] = requests["compute_end"] + 1.0
+    return requests
+
+
+def test_waiting_time_starts_at_server_arrival_when_recorded():
+    _, requests = two_request_server()
+    assert list(servers.waiting_times_s(with_server_times(requests))) == [-0.5, 19.5]
+
+
+def test_time_at_server_uses_server_arrival_and_departure_when_recorded():
+    _, requests = two_request_server()
+    stays = servers.time_at_server(with_server_times(requests), 100.0)
+    assert list(stays["arrive_s"]) == [10.5, 20.5]
+    assert list(stays["leave_s"]) == [41.0, 51.0]
+
+
+def test_request_dropped_from_a_queue_leaves_at_its_recorded_departure():
+    _, requests = two_request_server()
+    requests = with_server_times(requests)
+    requests.loc[1, ["compute_start", "compute_end", "finish"]] = np.nan
+    requests.loc[1, ["outcome", "server_departure"]] = ["dropped", 45.0]
+    assert servers.time_at_server(requests, 100.0)["leave_s"].iloc[1] == 45.0
+
+
+def test_request_at_its_server_when_the_run_ends_is_censored_there():
+    _, requests = two_request_server()
+    requests = with_server_times(requests)
+    requests.loc[1, ["compute_end", "server_departure", "finish"]] = np.nan
+    requests.loc[1, "outcome"] = "pending"
+    stays = servers.time_at_server(requests, 30.0)
+    assert list(stays["leave_s"]) == [30.0, 30.0]
+
+
+def test_request_not_yet_at_its_server_is_not_counted():
+    _, requests = two_request_server()
+    requests = with_server_times(requests)
+    requests.loc[1, ["server_arrival", "compute_start", "compute_end"]] = np.nan
+    requests.loc[1, ["server_departure", "finish"]] = np.nan
+    assert list(servers.time_at_server(requests, 100.0).index) == [0]
+
+
+def test_littles_law_holds_on_a_real_simulation_with_requests_pending_at_the_end(tmp_path):
+    from edgesim import Simulation, load_scenario
+
+    overrides = {"duration_s": 97.3, "devices.arrival.rate_per_s": 0.5}
+    scenario = load_scenario(SMALL, overrides)
+    Simulation(scenario, policy="gpu-max", seed=3).run(out=tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    assert (run.requests["outcome"] == "pending").sum() > 0
+    check = servers.littles_law(run.requests, run.servers, run.simulated_s, 2)
+    assert check["time_average_in_system"].min() > 1
     assert np.allclose(check["rate_times_time"], check["time_average_in_system"], rtol=1e-9)
