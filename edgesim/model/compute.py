@@ -18,9 +18,11 @@ from dataclasses import dataclass
 __all__ = [
     "Allocation",
     "ComputeParams",
+    "LeastEnergySplit",
     "allocation_energy_j",
     "energy_optimal_allocation",
     "latency_optimal_allocation",
+    "least_compute_energy_j",
     "work_cycles",
 ]
 
@@ -155,39 +157,146 @@ def latency_optimal_allocation(
     return _make_allocation(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
 
 
-def _stationary_shares(
-    work_gpu: float, work_cpu: float, cpu_budget_s: float, gpu_budget_s: float,
-    params: ComputeParams,
-) -> list[float]:
-    """Shares where the energy's slope is zero, one for each pairing of the two units' pieces.
+class LeastEnergySplit:
+    """The least-energy split of one job, for any pair of unit budgets.
 
-    Each unit's energy, as a function of its own share x, is linear while its frequency sits
-    on the floor (slope ``kappa W f_min^2``) and cubic once it must run faster
-    (``kappa W^3 x^3 / (n^2 tau^2)``); equating the two units' slopes gives these points.
+    The constants of the job (its work, the hardware, whether the CPU is used) are computed
+    once, so that a search over budgets, such as the planner's over the upload time, pays only
+    for what changes. :meth:`solve` gives the same numbers as evaluating from scratch.
     """
-    cubic_cpu = params.cpu_kappa * work_cpu**3 / (params.cores**2 * cpu_budget_s**2)
-    cubic_gpu = params.gpu_kappa * work_gpu**3 / gpu_budget_s**2
-    slope_cpu_floor = params.cpu_kappa * work_cpu * params.cpu_min_hz**2
-    slope_gpu_floor = params.gpu_kappa * work_gpu * params.gpu_min_hz**2
-    return [
-        1.0 / (1.0 + math.sqrt(cubic_cpu / cubic_gpu)),
-        1.0 - math.sqrt(slope_cpu_floor / (3.0 * cubic_gpu)),
-        math.sqrt(slope_gpu_floor / (3.0 * cubic_cpu)),
-    ]
+
+    __slots__ = (
+        "_cores_squared",
+        "_cpu_max_rate",
+        "_cpu_min_rate",
+        "_cubic_cpu_work",
+        "_cubic_gpu_work",
+        "_slope_cpu_floor",
+        "_slope_gpu_floor",
+        "params",
+        "use_cpu",
+        "work_cpu",
+        "work_gpu",
+    )
+
+    def __init__(
+        self, work_gpu: float, work_cpu: float, params: ComputeParams, use_cpu: bool = True
+    ) -> None:
+        self.work_gpu = work_gpu
+        self.work_cpu = work_cpu
+        self.params = params
+        self.use_cpu = use_cpu
+        self._cpu_max_rate = params.cpu_max_hz * params.cores
+        self._cpu_min_rate = params.cpu_min_hz * params.cores
+        self._cores_squared = params.cores**2
+        self._cubic_cpu_work = params.cpu_kappa * work_cpu**3
+        self._cubic_gpu_work = params.gpu_kappa * work_gpu**3
+        self._slope_cpu_floor = params.cpu_kappa * work_cpu * params.cpu_min_hz**2
+        self._slope_gpu_floor = params.gpu_kappa * work_gpu * params.gpu_min_hz**2
+
+    def solve(
+        self, cpu_budget_s: float, gpu_budget_s: float
+    ) -> tuple[float, float, float, float] | None:
+        """(share, energy, CPU Hz, GPU Hz) of the least-energy allocation, or None if
+        infeasible."""
+        work_gpu, work_cpu, params = self.work_gpu, self.work_cpu, self.params
+        share_low = 0.0
+        if gpu_budget_s <= 0.0:
+            share_low = 1.0
+        elif params.gpu_max_hz * gpu_budget_s < work_gpu:
+            share_low = 1.0 - params.gpu_max_hz * gpu_budget_s / work_gpu
+        share_high = 0.0
+        if self.use_cpu and cpu_budget_s > 0.0:
+            share_high = min(1.0, self._cpu_max_rate * cpu_budget_s / work_cpu)
+        if share_low > share_high * (1.0 + 1e-12) + 1e-15:
+            return None
+        share_low = min(share_low, share_high)
+
+        candidates = [share_low, share_high]
+        if share_high > share_low:
+            interior = (
+                self._cpu_min_rate * cpu_budget_s / work_cpu,
+                1.0 - params.gpu_min_hz * gpu_budget_s / work_gpu,
+                *self._stationary_shares(cpu_budget_s, gpu_budget_s),
+            )
+            candidates += [s for s in interior if share_low < s < share_high]
+        best = None
+        for share, (energy_j, cpu_hz, gpu_hz) in zip(
+            candidates, self._energies_at_shares(candidates, cpu_budget_s, gpu_budget_s),
+            strict=True,
+        ):
+            if best is None or energy_j < best[1]:
+                best = (share, energy_j, cpu_hz, gpu_hz)
+        return best
+
+    def _stationary_shares(
+        self, cpu_budget_s: float, gpu_budget_s: float
+    ) -> tuple[float, float, float]:
+        """Shares where the energy's slope is zero, one for each pairing of the two units'
+        pieces.
+
+        Each unit's energy, as a function of its own share x, is linear while its frequency
+        sits on the floor (slope ``kappa W f_min^2``) and cubic once it must run faster
+        (``kappa W^3 x^3 / (n^2 tau^2)``); equating the two units' slopes gives these points.
+        """
+        cubic_cpu = self._cubic_cpu_work / (self._cores_squared * cpu_budget_s**2)
+        cubic_gpu = self._cubic_gpu_work / gpu_budget_s**2
+        return (
+            1.0 / (1.0 + math.sqrt(cubic_cpu / cubic_gpu)),
+            1.0 - math.sqrt(self._slope_cpu_floor / (3.0 * cubic_gpu)),
+            math.sqrt(self._slope_gpu_floor / (3.0 * cubic_cpu)),
+        )
+
+    def _energies_at_shares(
+        self, shares: list[float], cpu_budget_s: float, gpu_budget_s: float
+    ) -> list[tuple[float, float, float]]:
+        """(energy, CPU Hz, GPU Hz) of each share run at the least frequencies that meet the
+        budgets.
+
+        Each frequency is floored at the unit's minimum and capped at its maximum; a unit with
+        no work spends nothing. (One loop over all shares: this is the planner's inner loop.)
+        """
+        params, work_cpu, work_gpu = self.params, self.work_cpu, self.work_gpu
+        cpu_min_hz, cpu_max_hz, cpu_kappa = params.cpu_min_hz, params.cpu_max_hz, params.cpu_kappa
+        gpu_min_hz, gpu_max_hz, gpu_kappa = params.gpu_min_hz, params.gpu_max_hz, params.gpu_kappa
+        cpu_capacity = params.cores * cpu_budget_s
+        energies = []
+        for share in shares:
+            energy_j = 0.0
+            cpu_hz = cpu_min_hz
+            if share > 0.0:
+                cpu_hz = min(cpu_max_hz, max(cpu_hz, share * work_cpu / cpu_capacity))
+                energy_j += cpu_kappa * share * work_cpu * cpu_hz * cpu_hz
+            gpu_hz = gpu_min_hz
+            if share < 1.0:
+                gpu_hz = min(gpu_max_hz, max(gpu_hz, (1.0 - share) * work_gpu / gpu_budget_s))
+                energy_j += gpu_kappa * (1.0 - share) * work_gpu * gpu_hz * gpu_hz
+            energies.append((energy_j, cpu_hz, gpu_hz))
+        return energies
+
+    def least_energy_j(self, cpu_budget_s: float, gpu_budget_s: float) -> float:
+        """The least dynamic energy within the budgets, or ``inf`` when none is feasible."""
+        best = self.solve(cpu_budget_s, gpu_budget_s)
+        return math.inf if best is None else best[1]
 
 
-def _lowest_frequencies(
-    share: float, work_gpu: float, work_cpu: float, cpu_budget_s: float, gpu_budget_s: float,
-    params: ComputeParams,
-) -> tuple[float, float]:
-    """The least frequencies that finish each unit's part within its budget (floors kept)."""
-    cpu_hz = params.cpu_min_hz
-    if share > 0.0:
-        cpu_hz = max(cpu_hz, share * work_cpu / (params.cores * cpu_budget_s))
-    gpu_hz = params.gpu_min_hz
-    if share < 1.0:
-        gpu_hz = max(gpu_hz, (1.0 - share) * work_gpu / gpu_budget_s)
-    return min(cpu_hz, params.cpu_max_hz), min(gpu_hz, params.gpu_max_hz)
+def _optimal_share(
+    work_gpu: float, work_cpu: float, params: ComputeParams, cpu_budget_s: float,
+    gpu_budget_s: float, use_cpu: bool,
+) -> tuple[float, float, float, float] | None:
+    """(share, energy, CPU Hz, GPU Hz) of the least-energy allocation, or None if infeasible."""
+    return LeastEnergySplit(work_gpu, work_cpu, params, use_cpu).solve(
+        cpu_budget_s, gpu_budget_s
+    )
+
+
+def least_compute_energy_j(
+    work_gpu: float, work_cpu: float, params: ComputeParams, cpu_budget_s: float,
+    gpu_budget_s: float, use_cpu: bool = True,
+) -> float:
+    """The energy of :func:`energy_optimal_allocation`, or ``inf`` when it is infeasible."""
+    best = _optimal_share(work_gpu, work_cpu, params, cpu_budget_s, gpu_budget_s, use_cpu)
+    return math.inf if best is None else best[1]
 
 
 def energy_optimal_allocation(
@@ -211,35 +320,8 @@ def energy_optimal_allocation(
     evaluated.
     """
     gpu_budget_s = cpu_budget_s if gpu_budget_s is None else gpu_budget_s
-    share_low = 0.0
-    if gpu_budget_s <= 0.0 or params.gpu_max_hz * gpu_budget_s < work_gpu:
-        share_low = 1.0 if gpu_budget_s <= 0.0 else 1.0 - params.gpu_max_hz * gpu_budget_s / work_gpu
-    share_high = 0.0
-    if use_cpu and cpu_budget_s > 0.0:
-        share_high = min(1.0, params.cpu_max_hz * params.cores * cpu_budget_s / work_cpu)
-    if share_low > share_high * (1.0 + 1e-12) + 1e-15:
+    best = _optimal_share(work_gpu, work_cpu, params, cpu_budget_s, gpu_budget_s, use_cpu)
+    if best is None:
         return None
-    share_low = min(share_low, share_high)
-
-    candidates = [share_low, share_high]
-    if share_high > share_low:
-        kinks = [
-            params.cpu_min_hz * params.cores * cpu_budget_s / work_cpu,
-            1.0 - params.gpu_min_hz * gpu_budget_s / work_gpu,
-        ]
-        interior = kinks + _stationary_shares(
-            work_gpu, work_cpu, cpu_budget_s, gpu_budget_s, params
-        )
-        candidates += [s for s in interior if share_low < s < share_high]
-
-    def energy(share: float) -> float:
-        cpu_hz, gpu_hz = _lowest_frequencies(
-            share, work_gpu, work_cpu, cpu_budget_s, gpu_budget_s, params
-        )
-        return allocation_energy_j(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
-
-    best = min(candidates, key=energy)
-    cpu_hz, gpu_hz = _lowest_frequencies(
-        best, work_gpu, work_cpu, cpu_budget_s, gpu_budget_s, params
-    )
-    return _make_allocation(best, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
+    share, _, cpu_hz, gpu_hz = best
+    return _make_allocation(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)

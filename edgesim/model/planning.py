@@ -23,6 +23,7 @@ from typing import Literal
 from edgesim.model.compute import (
     Allocation,
     ComputeParams,
+    LeastEnergySplit,
     energy_optimal_allocation,
     latency_optimal_allocation,
 )
@@ -240,24 +241,31 @@ def _least_energy_plan(
     earliest_s: float, latest_s: float, cpu_free_s: float, gpu_free_s: float,
     work_gpu: float, work_cpu: float, params: ComputeParams, end_s: float, use_cpu: bool,
 ) -> Plan:
-    def evaluate(upload_budget_s: float) -> tuple[float, float, float, Allocation | None]:
+    split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
+
+    def total_energy_j(upload_budget_s: float) -> float:
         power_w, upload_s = _upload(bits, upload_budget_s, gain, radio)
         arrival_s = now_s + upload_s + forward_s
-        allocation = energy_optimal_allocation(
-            work_gpu, work_cpu, params, end_s - max(arrival_s, cpu_free_s),
-            end_s - max(arrival_s, gpu_free_s), use_cpu=use_cpu,
+        return power_w * upload_s + split.least_energy_j(
+            end_s - max(arrival_s, cpu_free_s), end_s - max(arrival_s, gpu_free_s)
         )
-        energy_j = power_w * upload_s + (allocation.energy_j if allocation else math.inf)
-        return energy_j, power_w, upload_s, allocation
 
-    low_s = earliest_s - forward_s - now_s
-    high_s = latest_s - forward_s - now_s
+    budget_s = earliest_s - forward_s - now_s
     if bits > 0.0:
-        low_s, high_s = _golden_section(lambda b: evaluate(b)[0], low_s, high_s)
-    energy_j, power_w, upload_s, allocation = evaluate(low_s)
-    if allocation is None:
-        energy_j, power_w, upload_s, allocation = evaluate(earliest_s - forward_s - now_s)
+        low_s, _ = _golden_section(total_energy_j, budget_s, latest_s - forward_s - now_s)
+        if math.isfinite(total_energy_j(low_s)):
+            budget_s = low_s
+    power_w, upload_s = _upload(bits, budget_s, gain, radio)
     arrival_s = now_s + upload_s + forward_s
+    allocation = energy_optimal_allocation(
+        work_gpu, work_cpu, params, end_s - max(arrival_s, cpu_free_s),
+        end_s - max(arrival_s, gpu_free_s), use_cpu=use_cpu,
+    )
+    if allocation is None:
+        allocation = latency_optimal_allocation(
+            work_gpu, work_cpu, params, max(0.0, cpu_free_s - arrival_s),
+            max(0.0, gpu_free_s - arrival_s), use_cpu=use_cpu,
+        )
     return _make_plan(True, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
 
 

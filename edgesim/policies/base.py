@@ -8,7 +8,8 @@ and level, when the request would finish at maximum speed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from edgesim.model.compute import ComputeParams
 from edgesim.model.planning import max_speed_finish_s
@@ -52,11 +53,31 @@ class ModelView:
     compute: ComputeParams
     radio: RadioParams
     dvfs: str
+    _speeds: dict[int, list[tuple[float, float]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def n_levels(self) -> int:
         """Number of quality levels."""
         return len(self.level_steps)
+
+    def max_speeds(self, images: int) -> list[tuple[float, float]]:
+        """Per level, the fractions of a job of ``images`` images that the CPU (all cores)
+        and the GPU do per second at maximum frequency."""
+        speeds = self._speeds.get(images)
+        if speeds is None:
+            compute = self.compute
+            speeds = self._speeds[images] = [
+                (
+                    compute.cores * compute.cpu_max_hz / (work_cpu * images),
+                    compute.gpu_max_hz / (work_gpu * images),
+                )
+                for work_cpu, work_gpu in zip(
+                    self.level_work_cpu, self.level_work_gpu, strict=True
+                )
+            ]
+        return speeds
 
 
 class Observation:
@@ -71,14 +92,73 @@ class Observation:
     """
 
     __slots__ = (
-        "now_s", "request_id", "images", "input_bits", "deadline_s", "min_quality",
-        "base_station", "gain", "station_gain_db", "cpu_free_s", "gpu_free_s", "cpu_queue", "gpu_queue",
-        "in_system", "cpu_ghz", "gpu_ghz", "forward_s", "return_s", "epoch_remaining", "model",
+        "_upload_end_s",
+        "base_station",
+        "cpu_free_s",
+        "cpu_ghz",
+        "cpu_queue",
+        "deadline_s",
+        "epoch_remaining",
+        "forward_s",
+        "gain",
+        "gpu_free_s",
+        "gpu_ghz",
+        "gpu_queue",
+        "images",
+        "in_system",
+        "input_bits",
+        "min_quality",
+        "model",
+        "now_s",
+        "request_id",
+        "return_s",
+        "station_gain_db",
     )
 
-    def __init__(self, **fields) -> None:
-        for name, value in fields.items():
-            setattr(self, name, value)
+    def __init__(
+        self,
+        now_s: float,
+        request_id: int,
+        images: int,
+        input_bits: float,
+        deadline_s: float,
+        min_quality: float,
+        base_station: int,
+        gain: float,
+        station_gain_db: list[float],
+        cpu_free_s: list[float],
+        gpu_free_s: list[float],
+        cpu_queue: list[int],
+        gpu_queue: list[int],
+        in_system: list[int],
+        cpu_ghz: list[float],
+        gpu_ghz: list[float],
+        forward_s: list[float],
+        return_s: list[float],
+        epoch_remaining: int,
+        model: ModelView,
+    ) -> None:
+        self.now_s = now_s
+        self.request_id = request_id
+        self.images = images
+        self.input_bits = input_bits
+        self.deadline_s = deadline_s
+        self.min_quality = min_quality
+        self.base_station = base_station
+        self.gain = gain
+        self.station_gain_db = station_gain_db
+        self.cpu_free_s = cpu_free_s
+        self.gpu_free_s = gpu_free_s
+        self.cpu_queue = cpu_queue
+        self.gpu_queue = gpu_queue
+        self.in_system = in_system
+        self.cpu_ghz = cpu_ghz
+        self.gpu_ghz = gpu_ghz
+        self.forward_s = forward_s
+        self.return_s = return_s
+        self.epoch_remaining = epoch_remaining
+        self.model = model
+        self._upload_end_s = -math.inf
 
     @property
     def slack_s(self) -> float:
@@ -92,19 +172,34 @@ class Observation:
         radio = self.model.radio
         return self.input_bits / rate_bps(radio.max_power_w, self.gain, radio)
 
+    def _upload_end_at_max_power_s(self) -> float:
+        # Computed once per observation: every server and level shares it.
+        if self._upload_end_s == -math.inf:
+            self._upload_end_s = self.now_s + self.upload_at_max_power_s()
+        return self._upload_end_s
+
     def finish_at_max_s(self, server: int, level: int, use_cpu: bool = True) -> float:
         """Predicted absolute time the result reaches the device, at full power and speed."""
-        model = self.model
-        work_gpu = model.level_work_gpu[level] * self.images
-        work_cpu = model.level_work_cpu[level] * self.images
-        compute = model.compute
-        speed_cpu = compute.cores * compute.cpu_max_hz / work_cpu if use_cpu else 0.0
-        arrival_s = self.now_s + self.upload_at_max_power_s() + self.forward_s[server]
+        speed_cpu, speed_gpu = self.model.max_speeds(self.images)[level]
         finish_s = max_speed_finish_s(
-            arrival_s, self.cpu_free_s[server], self.gpu_free_s[server], speed_cpu,
-            compute.gpu_max_hz / work_gpu,
+            self._upload_end_at_max_power_s() + self.forward_s[server],
+            self.cpu_free_s[server], self.gpu_free_s[server], speed_cpu if use_cpu else 0.0,
+            speed_gpu,
         )
-        return finish_s + compute.overhead_s + self.return_s[server]
+        return finish_s + self.model.compute.overhead_s + self.return_s[server]
+
+    def finish_at_max_by_server_s(self, level: int) -> list[float]:
+        """:meth:`finish_at_max_s` of ``level`` on every server, in one pass."""
+        speed_cpu, speed_gpu = self.model.max_speeds(self.images)[level]
+        upload_end_s = self._upload_end_at_max_power_s()
+        overhead_s = self.model.compute.overhead_s
+        return [
+            max_speed_finish_s(upload_end_s + forward_s, cpu_free_s, gpu_free_s, speed_cpu,
+                               speed_gpu) + overhead_s + return_s
+            for forward_s, cpu_free_s, gpu_free_s, return_s in zip(
+                self.forward_s, self.cpu_free_s, self.gpu_free_s, self.return_s, strict=True
+            )
+        ]
 
     def valid_actions(self) -> list[list[bool]]:
         """[server][level]: predicted to meet the deadline and the quality floor."""

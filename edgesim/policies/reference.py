@@ -54,13 +54,11 @@ class GreedyPolicy(Policy):
         )
 
     def decide(self, observation: Observation) -> Decision:
-        fastest = self._fastest_level
-        server = min(
-            range(self.model.n_servers),
-            key=lambda s: observation.finish_at_max_s(s, fastest),
-        )
+        finish_s = observation.finish_at_max_by_server_s(self._fastest_level)
+        server = finish_s.index(min(finish_s))
+        level_quality = self.model.level_quality
         for level in self._levels_by_quality:
-            if self.model.level_quality[level] < observation.min_quality:
+            if level_quality[level] < observation.min_quality:
                 break
             if observation.finish_at_max_s(server, level) <= observation.deadline_s:
                 return Decision(server, level)

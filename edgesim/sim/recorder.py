@@ -50,8 +50,9 @@ class _ParquetStream:
         self.writer = pq.ParquetWriter(path, schema)
 
     def append(self, row: tuple) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.row_group_rows:
+        rows = self.rows
+        rows.append(row)
+        if len(rows) >= self.row_group_rows:
             self.flush()
 
     def flush(self) -> None:
@@ -79,6 +80,7 @@ class Recorder:
             _ParquetStream(self.folder / "servers.parquet", SERVER_SCHEMA, row_group_rows)
             if servers_timeseries else None
         )
+        self._held_rows: dict[int, tuple] = {}
         self.outcomes = dict.fromkeys(
             ("completed", "missed", "dropped", "rejected", "pending"), 0
         )
@@ -104,14 +106,25 @@ class Recorder:
         self.requests.append(row)
 
     def record_server(self, time_s: float, server: int, state: tuple[int, ...]) -> None:
-        """Write a server's state (in system, CPU queue, GPU queue, CPU busy, GPU busy)."""
-        if self.servers is not None:
-            self.servers.append((time_s, server, *state))
+        """Write a server's state (in system, CPU queue, GPU queue, CPU busy, GPU busy).
+
+        A server's row is held back until its state changes at a later time: a state that
+        lasted zero seconds is replaced, not written.
+        """
+        if self.servers is None:
+            return
+        held = self._held_rows.get(server)
+        if held is not None and held[0] != time_s:
+            self.servers.append(held)
+        self._held_rows[server] = (time_s, server, *state)
 
     def close(self) -> None:
         """Flush and close the parquet files."""
         self.requests.close()
         if self.servers is not None:
+            for row in self._held_rows.values():
+                self.servers.append(row)
+            self._held_rows.clear()
             self.servers.close()
 
     def discard(self) -> None:

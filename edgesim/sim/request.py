@@ -12,7 +12,8 @@ NAN = math.nan
 COLUMNS = (
     "request_id", "device", "base_station", "arrival", "deadline", "images", "input_bits",
     "min_quality", "server", "level", "steps", "decided", "upload_start", "upload_end",
-    "server_arrival", "compute_start", "compute_end", "server_departure", "finish", "outcome", "latency",
+    "server_arrival", "compute_start", "compute_end", "server_departure", "finish", "outcome",
+    "latency",
     "tx_power_w", "cpu_share", "cpu_ghz", "gpu_ghz", "energy_tx_j", "energy_cpu_j",
     "energy_gpu_j", "quality", "utility",
 )

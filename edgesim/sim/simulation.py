@@ -98,6 +98,12 @@ class Simulation:
         self.live: dict[int, Request] = {}
         self._next_id = 0
         self._hops = self.topology.hops.tolist()
+        self._backhaul_bps = scenario.backhaul.rate_mbit_per_s * 1e6
+        self._hop_latency_s = scenario.backhaul.hop_latency_s
+        self._output_bits_per_image = scenario.devices.output_mbit_per_image * 1e6
+        self._downlink_bps = scenario.radio.downlink_mbit_per_s * 1e6
+        self._return_s_cache: dict[tuple[int, int], list[float]] = {}
+        self._dvfs = scenario.scheduler.dvfs
         self._station_gain_db = (
             self.topology.shadowing_db[:, None] - self.topology.path_loss_db
         ).tolist()
@@ -176,58 +182,61 @@ class Simulation:
         self.live[request.request_id] = request
         self.scheduler.submit(request)
 
-    def _route_s(self, bits: float, station: int, server: int) -> float:
-        backhaul = self.scenario.backhaul
-        hops = self._hops[station][server]
-        if hops == 0:
-            return 0.0
-        return hops * (bits / (backhaul.rate_mbit_per_s * 1e6) + backhaul.hop_latency_s)
+    def _hop_s(self, bits: float) -> float:
+        """Time to carry ``bits`` over one backhaul hop."""
+        return bits / self._backhaul_bps + self._hop_latency_s
 
-    def _return_s(self, request: Request, server: int) -> float:
-        output_bits = request.images * self.scenario.devices.output_mbit_per_image * 1e6
-        downlink_s = output_bits / (self.scenario.radio.downlink_mbit_per_s * 1e6)
-        return self._route_s(output_bits, server, request.base_station) + downlink_s
+    def _forward_times_s(self, request: Request) -> list[float]:
+        """Backhaul time of the request's input from its base station to each server."""
+        hop_s = self._hop_s(request.input_bits)
+        return [hops * hop_s for hops in self._hops[request.base_station]]
+
+    def _return_times_s(self, request: Request) -> list[float]:
+        """Time for the result to go from each server back to the device."""
+        key = (request.base_station, request.images)
+        times_s = self._return_s_cache.get(key)
+        if times_s is None:
+            output_bits = request.images * self._output_bits_per_image
+            hop_s = self._hop_s(output_bits)
+            downlink_s = output_bits / self._downlink_bps
+            times_s = self._return_s_cache[key] = [
+                hops * hop_s + downlink_s for hops in self._hops[request.base_station]
+            ]
+        return times_s
 
     def observe(self, request: Request, epoch_remaining: int) -> Observation:
         """The observation of one waiting request and all servers, now."""
-        free = [server.predicted_free_s() for server in self.servers]
-        station = request.base_station
-        servers = range(len(self.servers))
+        servers = self.servers
+        free = [server.predicted_free_s() for server in servers]
         return Observation(
-            now_s=self.env.now,
-            request_id=request.request_id,
-            images=request.images,
-            input_bits=request.input_bits,
-            deadline_s=request.deadline,
-            min_quality=request.min_quality,
-            base_station=station,
-            gain=request.gain,
-            station_gain_db=self._station_gain_db[request.device],
-            cpu_free_s=[f[0] for f in free],
-            gpu_free_s=[f[1] for f in free],
-            cpu_queue=[len(s.cpu.queue) for s in self.servers],
-            gpu_queue=[len(s.gpu.queue) for s in self.servers],
-            in_system=[s.in_system for s in self.servers],
-            cpu_ghz=[s.cpu.hz / 1e9 for s in self.servers],
-            gpu_ghz=[s.gpu.hz / 1e9 for s in self.servers],
-            forward_s=[self._route_s(request.input_bits, station, m) for m in servers],
-            return_s=[self._return_s(request, m) for m in servers],
-            epoch_remaining=epoch_remaining,
-            model=self.model,
+            self.env.now, request.request_id, request.images, request.input_bits,
+            request.deadline, request.min_quality, request.base_station, request.gain,
+            self._station_gain_db[request.device],
+            [cpu_free_s for cpu_free_s, _ in free],
+            [gpu_free_s for _, gpu_free_s in free],
+            [len(server.cpu.queue) for server in servers],
+            [len(server.gpu.queue) for server in servers],
+            [server.in_system for server in servers],
+            [server.cpu.hz / 1e9 for server in servers],
+            [server.gpu.hz / 1e9 for server in servers],
+            self._forward_times_s(request),
+            list(self._return_times_s(request)),
+            epoch_remaining,
+            self.model,
         )
 
     def apply(self, request: Request, decision: Decision) -> None:
         """Carry out a policy's decision for a request."""
-        request.decided = self.env.now
-        if decision.rejected:
+        now = request.decided = self.env.now
+        server_index, level_index = decision.server, decision.level
+        if server_index < 0:
             request.predicted_utility = -self.utility_params.fail_penalty
             self._end(request, "rejected")
             return
-        server_index, level_index = decision.server, decision.level
-        if not (0 <= server_index < len(self.servers) and 0 <= level_index < self.model.n_levels):
+        model = self.model
+        if not (server_index < len(self.servers) and 0 <= level_index < model.n_levels):
             raise ValueError(f"policy decided an unknown server or level: {decision}")
         server = self.servers[server_index]
-        model = self.model
         request.server = server_index
         request.level = level_index
         request.steps = model.level_steps[level_index]
@@ -235,12 +244,14 @@ class Simulation:
         request.work_gpu = model.level_work_gpu[level_index] * request.images
         request.work_cpu = model.level_work_cpu[level_index] * request.images
         request.use_cpu = decision.use_cpu
-        request.dvfs = decision.dvfs or self.scenario.scheduler.dvfs
-        request.forward_s = self._route_s(request.input_bits, request.base_station, server_index)
-        request.return_s = self._return_s(request, server_index)
+        request.dvfs = decision.dvfs or self._dvfs
+        request.forward_s = (
+            self._hops[request.base_station][server_index] * self._hop_s(request.input_bits)
+        )
+        request.return_s = self._return_times_s(request)[server_index]
         cpu_free_s, gpu_free_s = server.predicted_free_s()
         plan = plan_request(
-            self.env.now, request.input_bits, request.gain, self.radio, request.forward_s,
+            now, request.input_bits, request.gain, self.radio, request.forward_s,
             cpu_free_s, gpu_free_s, request.work_gpu, request.work_cpu, self.compute,
             request.deadline, request.return_s, request.dvfs, request.use_cpu,
         )
