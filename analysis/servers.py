@@ -5,7 +5,7 @@ Statistics of ``servers.parquet`` are time averages of step functions (see
 
 - arrival at a server: ``server_arrival`` (after upload and backhaul forwarding);
 - waiting time: ``compute_start - server_arrival``, for requests that started computing;
-- departure from a server: ``server_departure`` (after compute and the fixed overhead, or when
+- departure from a server: ``server_departure`` (when both parts are computed, or when
   the request was dropped from a queue); a request still there when the run ended is censored
   at the end of the run.
 

@@ -23,7 +23,12 @@ __all__ = ["ComputeUnit", "EdgeServer"]
 
 
 class ComputeUnit:
-    """One processing unit (the CPU or the GPU of a server) and its FCFS queue."""
+    """One processing unit (the CPU or the GPU of a server) and its FCFS queue.
+
+    The unit is driven by SimPy events: a part starts when it reaches the head of the queue,
+    and the timeout that ends it starts the next. No process is needed to wait while idle, so
+    an idle unit costs no events.
+    """
 
     def __init__(self, env: simpy.Environment, server: EdgeServer, is_cpu: bool) -> None:
         self.env = env
@@ -35,8 +40,7 @@ class ComputeUnit:
         self.tail_s = 0.0
         self.busy_s = 0.0
         self.part_start_s = 0.0
-        self._wakeup: simpy.Event | None = None
-        env.process(self._serve())
+        self._in_service: tuple[Request, float] | None = None
 
     def busy_time_s(self) -> float:
         """Seconds spent serving parts so far, the part in service included."""
@@ -52,31 +56,35 @@ class ComputeUnit:
         """Queue a request's part for ``duration_s`` seconds of service."""
         self.tail_s = self.free_at_s() + duration_s
         self.queue.append((request, duration_s))
-        if self._wakeup is not None:
-            self._wakeup.succeed()
-            self._wakeup = None
+        if not self.busy:
+            self._start_next()
 
-    def _serve(self):
-        env = self.env
+    def _start_next(self) -> None:
+        """Serve the next part whose request is still wanted; drop late ones on the way."""
         server = self.server
-        while True:
-            while not self.queue:
-                self._wakeup = env.event()
-                yield self._wakeup
+        now = self.env.now
+        while self.queue:
             request, duration_s = self.queue.popleft()
-            if request.ended or (server.drop_late and env.now > request.deadline):
+            if request.ended or (server.drop_late and now > request.deadline):
                 self.tail_s -= duration_s
                 server.drop(request)
                 continue
             self.busy = True
-            self.part_start_s = env.now
+            self.part_start_s = now
             self.hz = request.cpu_ghz * 1e9 if self.is_cpu else request.gpu_ghz * 1e9
+            self._in_service = (request, duration_s)
             server.part_started(request, self.is_cpu)
-            yield env.timeout(duration_s)
-            self.busy_s += duration_s
-            self.busy = False
-            self.hz = 0.0
-            server.part_done(request)
+            self.env.timeout(duration_s).callbacks.append(self._finish_part)
+            return
+
+    def _finish_part(self, _event: simpy.Event) -> None:
+        request, duration_s = self._in_service
+        self._in_service = None
+        self.busy_s += duration_s
+        self.busy = False
+        self.hz = 0.0
+        self.server.part_done(request)
+        self._start_next()
 
 
 class EdgeServer:
@@ -171,9 +179,18 @@ class EdgeServer:
         self.record_state()
 
     def part_done(self, request: Request) -> None:
-        """A unit finished a part; the request joins when its last part is done."""
+        """A unit finished a part; when it was the last, the request joins and leaves.
+
+        The fixed overhead (text encoder and image decoder) follows the join without holding
+        a unit, so the request leaves the server's queues at the join; ``compute_end``
+        includes the overhead.
+        """
         request.parts_left -= 1
         if request.parts_left == 0 and not request.ended:
+            now = self.env.now
+            self.in_system -= 1
+            request.server_departure = now
+            request.compute_end = now + self.params.overhead_s
             request.computed.succeed(True)
         self.record_state()
 
@@ -184,10 +201,4 @@ class EdgeServer:
             request.server_departure = self.env.now
             self.in_system -= 1
             request.computed.succeed(False)
-        self.record_state()
-
-    def release(self, request: Request) -> None:
-        """The request leaves the server once its overhead stage is done."""
-        self.in_system -= 1
-        request.compute_end = request.server_departure = self.env.now
         self.record_state()

@@ -3,8 +3,8 @@
 The story of a request (:meth:`Simulation._serve`): a device makes it; it waits for the next
 decision epoch; the policy picks a server and level and the planner the upload power; it waits
 for a free sub-channel of its base station and uploads; the backhaul forwards it to the server;
-the server fixes its CPU share and frequencies and queues its two parts; after both parts and
-the fixed overhead, the result returns over the backhaul and the downlink. The request then
+the server fixes its CPU share and frequencies and queues its two parts; once both parts are
+done it leaves the server, and after the fixed overhead the result returns over the backhaul and the downlink. The request then
 ends as completed, missed, dropped or rejected, and is written to the trace.
 """
 
@@ -302,9 +302,7 @@ class Simulation:
         if not computed:
             self._end(request, "dropped")
             return
-        yield env.timeout(self.compute.overhead_s)
-        server.release(request)
-        yield env.timeout(request.return_s)
+        yield env.timeout(self.compute.overhead_s + request.return_s)
         request.finish = env.now
         request.latency = request.finish - request.arrival
         on_time = request.finish <= request.deadline
