@@ -239,3 +239,16 @@ def test_server_energy_counts_static_while_busy_and_idle_otherwise():
     ))
     assert summary["total_energy_j"] == pytest.approx(total)
     assert math.isfinite(summary["energy_idle_j"]) and summary["energy_idle_j"] > 0
+
+
+def test_released_simulations_leave_no_staging_folder():
+    import gc
+
+    unfinished = Simulation(make_scenario(duration_s=60), "greedy")
+    unfinished.advance(20.0)
+    finished = run("greedy", duration_s=60)
+    folders = [unfinished.recorder.folder, finished.folder]
+    assert all(folder.is_dir() for folder in folders)
+    del unfinished, finished
+    gc.collect()
+    assert not any(folder.exists() for folder in folders)

@@ -252,9 +252,9 @@ def _least_energy_plan(
 
     budget_s = earliest_s - forward_s - now_s
     if bits > 0.0:
-        low_s, _ = _golden_section(total_energy_j, budget_s, latest_s - forward_s - now_s)
-        if math.isfinite(total_energy_j(low_s)):
-            budget_s = low_s
+        best_s = _convex_minimum(total_energy_j, budget_s, latest_s - forward_s - now_s)
+        if math.isfinite(total_energy_j(best_s)):
+            budget_s = best_s
     power_w, upload_s = _upload(bits, budget_s, gain, radio)
     arrival_s = now_s + upload_s + forward_s
     allocation = energy_optimal_allocation(
@@ -267,6 +267,20 @@ def _least_energy_plan(
             max(0.0, gpu_free_s - arrival_s), use_cpu=use_cpu,
         )
     return _make_plan(True, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
+
+
+def _convex_minimum(f, low: float, high: float) -> float:
+    """Where a convex ``f`` is least on ``[low, high]``.
+
+    When ``f`` does not fall just right of ``low`` it cannot fall later (convexity), which
+    settles the common case of a tight deadline in two evaluations; otherwise golden-section
+    search narrows the bracket and the cheaper of its ends is returned.
+    """
+    f_low = f(low)
+    if f(low + 1e-9 * (high - low)) >= f_low:
+        return low
+    bracket_low, bracket_high = _golden_section(f, low, high)
+    return bracket_low if f(bracket_low) <= f(bracket_high) else bracket_high
 
 
 def _golden_section(f, low: float, high: float) -> tuple[float, float]:

@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import tempfile
+import weakref
 from array import array
 from pathlib import Path
 
@@ -69,10 +70,17 @@ class _ParquetStream:
 
 
 class Recorder:
-    """Collects a run's trace in a staging folder and keeps running totals for the summary."""
+    """Collects a run's trace in a staging folder and keeps running totals for the summary.
+
+    The staging folder is removed when the recorder is released (or by :meth:`discard`), so
+    a simulation that is dropped unfinished leaves nothing behind.
+    """
 
     def __init__(self, row_group_rows: int = 65536, servers_timeseries: bool = True) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="edgesim-run-"))
+        self._remove_folder = weakref.finalize(
+            self, shutil.rmtree, self.folder, ignore_errors=True
+        )
         self.requests = _ParquetStream(
             self.folder / "requests.parquet", REQUEST_SCHEMA, row_group_rows
         )
@@ -129,7 +137,7 @@ class Recorder:
 
     def discard(self) -> None:
         """Remove the staging folder."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._remove_folder()
 
 
 def _unused_frequencies_as_nan(row: tuple) -> tuple:

@@ -15,7 +15,6 @@ import logging
 import math
 import platform
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -434,7 +433,8 @@ class Result:
     """The outcome of a run: its summary in memory and its trace files.
 
     ``requests`` and ``servers`` are read from the trace on first use. Call :meth:`save` to
-    keep the run folder; otherwise its staging copy is removed when the result is released.
+    keep the run folder; otherwise its staging copy is removed once the result (and its
+    simulation) are released.
     """
 
     def __init__(self, recorder: Recorder, summary: dict[str, Any], manifest: dict) -> None:
@@ -443,7 +443,7 @@ class Result:
         self.manifest = manifest
         self._requests: pd.DataFrame | None = None
         self._servers: pd.DataFrame | None = None
-        self._cleanup = weakref.finalize(self, recorder.discard)
+        self._recorder = recorder
 
     @property
     def requests(self) -> pd.DataFrame:
