@@ -29,7 +29,11 @@ class UsageError(Exception):
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", help="scenario YAML file")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a scenario key by its dotted path, value read as YAML (repeatable)",
     )
 
@@ -69,9 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load(args)
     policy = args.policy or scenario.scheduler.policy
     seed = scenario.seed if args.seed is None else args.seed
-    out = args.out or (
-        f"runs/{Path(args.scenario).stem}-{_policy_label(policy)}-seed{seed}"
-    )
+    out = args.out or (f"runs/{Path(args.scenario).stem}-{_policy_label(policy)}-seed{seed}")
     try:
         simulation = Simulation(scenario, policy=policy, seed=seed)
     except (ValueError, FileNotFoundError) as error:
@@ -99,8 +101,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or f"runs/train-{Path(args.scenario).stem}-{args.algo}-seed{args.seed}"
     try:
         train(
-            scenario, algo=args.algo, steps=args.steps, seed=args.seed, out=out,
-            resume=args.resume, progress=_show_progress(),
+            scenario,
+            algo=args.algo,
+            steps=args.steps,
+            seed=args.seed,
+            out=out,
+            resume=args.resume,
+            progress=_show_progress(),
         )
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
@@ -142,8 +149,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     policies = _split(args.policies)
     return _run_cells(
         lambda: run_compare(
-            scenario, policies, args.seeds, out, workers=args.workers,
-            cluster=args.cluster, progress=_show_progress(),
+            scenario,
+            policies,
+            args.seeds,
+            out,
+            workers=args.workers,
+            cluster=args.cluster,
+            progress=_show_progress(),
         ),
         out,
     )
@@ -158,8 +170,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     policies = _split(args.policies)
     return _run_cells(
         lambda: run_sweep(
-            scenario, vary, policies, args.seeds, out, workers=args.workers,
-            cluster=args.cluster, progress=_show_progress(),
+            scenario,
+            vary,
+            policies,
+            args.seeds,
+            out,
+            workers=args.workers,
+            cluster=args.cluster,
+            progress=_show_progress(),
         ),
         out,
     )
@@ -219,7 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="compare policies over a grid of overrides")
     _scenario_arguments(sweep)
     sweep.add_argument(
-        "--vary", action="append", required=True, metavar="KEY=V1,V2,...",
+        "--vary",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2,...",
         help="a scenario key and its values (repeat for a product grid)",
     )
     _cells_arguments(sweep)

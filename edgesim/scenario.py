@@ -279,7 +279,7 @@ def _format_error(error: ValidationError) -> str:
 
 def _check_policy(scenario: Scenario) -> None:
     policy = scenario.scheduler.policy
-    if policy not in POLICY_NAMES and not Path(policy).suffix == ".pt":
+    if policy not in POLICY_NAMES and Path(policy).suffix != ".pt":
         names = ", ".join(POLICY_NAMES)
         raise ScenarioError(f"scheduler.policy: unknown policy {policy!r} (known: {names})")
 
@@ -363,9 +363,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data or {}
 
 
-def load_scenario(
-    path: str | Path, overrides: dict[str, Any] | None = None
-) -> Scenario:
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load, override and validate a scenario file.
 
     :param path: a YAML scenario file.

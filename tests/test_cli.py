@@ -13,8 +13,18 @@ from edgesim.cli import main
 
 def test_run_writes_a_run_folder(tmp_path, scenarios_dir, capsys):
     out = tmp_path / "run"
-    code = main(["run", str(scenarios_dir / "small.yaml"), "--seed", "3", "--out", str(out),
-                 "--set", "duration_s=120"])
+    code = main(
+        [
+            "run",
+            str(scenarios_dir / "small.yaml"),
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--set",
+            "duration_s=120",
+        ]
+    )
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     manifest = json.loads((out / "manifest.json").read_text())

@@ -64,9 +64,16 @@ def test_every_request_ends_in_exactly_one_outcome(sections, policy):
     table = result.requests
     assert table.request_id.is_unique
     assert np.array_equal(np.sort(table.request_id), np.arange(len(table)))
-    assert sum(result.summary[k] for k in (
-        "completed", "missed", "dropped", "rejected", "pending",
-    )) == len(table)
+    assert sum(
+        result.summary[k]
+        for k in (
+            "completed",
+            "missed",
+            "dropped",
+            "rejected",
+            "pending",
+        )
+    ) == len(table)
     if not scenario.scheduler.drop_late:
         assert (table.outcome != "dropped").all()
     for row in table.itertuples():

@@ -49,7 +49,8 @@ def test_mean_wait_matches_pollaczek_khinchine(scenarios_dir, images, rate_per_s
     scenario = load_scenario(
         scenarios_dir / "single-server.yaml",
         overrides={
-            "devices.images": images, "devices.arrival.rate_per_s": rate_per_s,
+            "devices.images": images,
+            "devices.arrival.rate_per_s": rate_per_s,
             "duration_s": 60000,
         },
     )

@@ -73,7 +73,7 @@ def test_override_without_equals_sign_is_an_error():
 
 
 def test_override_through_a_value_is_an_error():
-    with pytest.raises(ScenarioError, match="devices.count: is not a section"):
+    with pytest.raises(ScenarioError, match=r"devices\.count: is not a section"):
         apply_overrides({"devices": {"count": 3}}, {"devices.count.x": 1})
 
 

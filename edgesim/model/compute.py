@@ -90,14 +90,18 @@ def work_cycles(
     steps: int, resolution: int, images: int, params: ComputeParams
 ) -> tuple[float, float]:
     """Work of ``images`` images at a level: (GPU cycles, CPU core-cycles)."""
-    scale = steps * images * (resolution / params.reference_resolution) ** (
-        params.resolution_exponent
+    scale = (
+        steps * images * (resolution / params.reference_resolution) ** (params.resolution_exponent)
     )
     return scale * params.gpu_cycles_per_step, scale * params.cpu_cycles_per_step
 
 
 def _make_allocation(
-    share: float, cpu_hz: float, gpu_hz: float, work_gpu: float, work_cpu: float,
+    share: float,
+    cpu_hz: float,
+    gpu_hz: float,
+    work_gpu: float,
+    work_cpu: float,
     params: ComputeParams,
 ) -> Allocation:
     cpu_cycles = share * work_cpu
@@ -116,7 +120,11 @@ def _make_allocation(
 
 
 def allocation_energy_j(
-    share: float, cpu_hz: float, gpu_hz: float, work_gpu: float, work_cpu: float,
+    share: float,
+    cpu_hz: float,
+    gpu_hz: float,
+    work_gpu: float,
+    work_cpu: float,
     params: ComputeParams,
 ) -> float:
     """Dynamic energy of running ``share`` of the work on the CPU at ``cpu_hz``, the rest on
@@ -222,7 +230,8 @@ class LeastEnergySplit:
             candidates += [s for s in interior if share_low < s < share_high]
         best = None
         for share, (energy_j, cpu_hz, gpu_hz) in zip(
-            candidates, self._energies_at_shares(candidates, cpu_budget_s, gpu_budget_s),
+            candidates,
+            self._energies_at_shares(candidates, cpu_budget_s, gpu_budget_s),
             strict=True,
         ):
             if best is None or energy_j < best[1]:
@@ -281,18 +290,24 @@ class LeastEnergySplit:
 
 
 def _optimal_share(
-    work_gpu: float, work_cpu: float, params: ComputeParams, cpu_budget_s: float,
-    gpu_budget_s: float, use_cpu: bool,
+    work_gpu: float,
+    work_cpu: float,
+    params: ComputeParams,
+    cpu_budget_s: float,
+    gpu_budget_s: float,
+    use_cpu: bool,
 ) -> tuple[float, float, float, float] | None:
     """(share, energy, CPU Hz, GPU Hz) of the least-energy allocation, or None if infeasible."""
-    return LeastEnergySplit(work_gpu, work_cpu, params, use_cpu).solve(
-        cpu_budget_s, gpu_budget_s
-    )
+    return LeastEnergySplit(work_gpu, work_cpu, params, use_cpu).solve(cpu_budget_s, gpu_budget_s)
 
 
 def least_compute_energy_j(
-    work_gpu: float, work_cpu: float, params: ComputeParams, cpu_budget_s: float,
-    gpu_budget_s: float, use_cpu: bool = True,
+    work_gpu: float,
+    work_cpu: float,
+    params: ComputeParams,
+    cpu_budget_s: float,
+    gpu_budget_s: float,
+    use_cpu: bool = True,
 ) -> float:
     """The energy of :func:`energy_optimal_allocation`, or ``inf`` when it is infeasible."""
     best = _optimal_share(work_gpu, work_cpu, params, cpu_budget_s, gpu_budget_s, use_cpu)

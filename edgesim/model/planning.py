@@ -65,8 +65,13 @@ class Plan:
 
 
 def _make_plan(
-    feasible: bool, power_w: float, upload_s: float, arrival_s: float, cpu_free_s: float,
-    gpu_free_s: float, allocation: Allocation,
+    feasible: bool,
+    power_w: float,
+    upload_s: float,
+    arrival_s: float,
+    cpu_free_s: float,
+    gpu_free_s: float,
+    allocation: Allocation,
 ) -> Plan:
     cpu_end_s = cpu_free_s
     if allocation.cpu_time_s > 0.0:
@@ -76,8 +81,15 @@ def _make_plan(
         gpu_end_s = max(arrival_s, gpu_free_s) + allocation.gpu_time_s
     finish_s = finish_time_s(arrival_s, cpu_free_s, gpu_free_s, allocation)
     return Plan(
-        feasible, power_w, upload_s, arrival_s, cpu_end_s, gpu_end_s, finish_s,
-        power_w * upload_s, allocation.energy_j,
+        feasible,
+        power_w,
+        upload_s,
+        arrival_s,
+        cpu_end_s,
+        gpu_end_s,
+        finish_s,
+        power_w * upload_s,
+        allocation.energy_j,
     )
 
 
@@ -165,7 +177,11 @@ def allocate(
     gpu_wait_s = max(0.0, gpu_free_s - now_s)
     if rule == "deadline" or (rule == "energy" and server_idle):
         allocation = energy_optimal_allocation(
-            work_gpu, work_cpu, params, end_s - now_s - cpu_wait_s, end_s - now_s - gpu_wait_s,
+            work_gpu,
+            work_cpu,
+            params,
+            end_s - now_s - cpu_wait_s,
+            end_s - now_s - gpu_wait_s,
             use_cpu=use_cpu,
         )
         if allocation is not None:
@@ -176,19 +192,31 @@ def allocate(
 
 
 def _fixed_frequency_plan(
-    feasible: bool, now_s: float, bits: float, upload_budget_s: float, gain: float,
-    radio: RadioParams, forward_s: float, cpu_free_s: float, gpu_free_s: float,
-    work_gpu: float, work_cpu: float, params: ComputeParams, use_cpu: bool,
+    feasible: bool,
+    now_s: float,
+    bits: float,
+    upload_budget_s: float,
+    gain: float,
+    radio: RadioParams,
+    forward_s: float,
+    cpu_free_s: float,
+    gpu_free_s: float,
+    work_gpu: float,
+    work_cpu: float,
+    params: ComputeParams,
+    use_cpu: bool,
 ) -> Plan:
     power_w, upload_s = _upload(bits, upload_budget_s, gain, radio)
     arrival_s = now_s + upload_s + forward_s
     allocation = latency_optimal_allocation(
-        work_gpu, work_cpu, params, max(0.0, cpu_free_s - arrival_s),
-        max(0.0, gpu_free_s - arrival_s), use_cpu=use_cpu,
+        work_gpu,
+        work_cpu,
+        params,
+        max(0.0, cpu_free_s - arrival_s),
+        max(0.0, gpu_free_s - arrival_s),
+        use_cpu=use_cpu,
     )
-    return _make_plan(
-        feasible, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation
-    )
+    return _make_plan(feasible, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
 
 
 def plan_request(
@@ -221,25 +249,70 @@ def plan_request(
     earliest_s = now_s + fastest_upload_s + forward_s
     if latest_s < earliest_s:
         return _fixed_frequency_plan(
-            False, now_s, bits, 0.0, gain, radio, forward_s, cpu_free_s, gpu_free_s,
-            work_gpu, work_cpu, params, use_cpu,
+            False,
+            now_s,
+            bits,
+            0.0,
+            gain,
+            radio,
+            forward_s,
+            cpu_free_s,
+            gpu_free_s,
+            work_gpu,
+            work_cpu,
+            params,
+            use_cpu,
         )
     idle_on_arrival = max(cpu_free_s, gpu_free_s) <= earliest_s
     if rule == "max" or (rule == "energy" and not idle_on_arrival):
         return _fixed_frequency_plan(
-            True, now_s, bits, latest_s - forward_s - now_s, gain, radio, forward_s,
-            cpu_free_s, gpu_free_s, work_gpu, work_cpu, params, use_cpu,
+            True,
+            now_s,
+            bits,
+            latest_s - forward_s - now_s,
+            gain,
+            radio,
+            forward_s,
+            cpu_free_s,
+            gpu_free_s,
+            work_gpu,
+            work_cpu,
+            params,
+            use_cpu,
         )
     return _least_energy_plan(
-        now_s, bits, gain, radio, forward_s, earliest_s, latest_s, cpu_free_s, gpu_free_s,
-        work_gpu, work_cpu, params, end_s, use_cpu,
+        now_s,
+        bits,
+        gain,
+        radio,
+        forward_s,
+        earliest_s,
+        latest_s,
+        cpu_free_s,
+        gpu_free_s,
+        work_gpu,
+        work_cpu,
+        params,
+        end_s,
+        use_cpu,
     )
 
 
 def _least_energy_plan(
-    now_s: float, bits: float, gain: float, radio: RadioParams, forward_s: float,
-    earliest_s: float, latest_s: float, cpu_free_s: float, gpu_free_s: float,
-    work_gpu: float, work_cpu: float, params: ComputeParams, end_s: float, use_cpu: bool,
+    now_s: float,
+    bits: float,
+    gain: float,
+    radio: RadioParams,
+    forward_s: float,
+    earliest_s: float,
+    latest_s: float,
+    cpu_free_s: float,
+    gpu_free_s: float,
+    work_gpu: float,
+    work_cpu: float,
+    params: ComputeParams,
+    end_s: float,
+    use_cpu: bool,
 ) -> Plan:
     split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
 
@@ -258,13 +331,21 @@ def _least_energy_plan(
     power_w, upload_s = _upload(bits, budget_s, gain, radio)
     arrival_s = now_s + upload_s + forward_s
     allocation = energy_optimal_allocation(
-        work_gpu, work_cpu, params, end_s - max(arrival_s, cpu_free_s),
-        end_s - max(arrival_s, gpu_free_s), use_cpu=use_cpu,
+        work_gpu,
+        work_cpu,
+        params,
+        end_s - max(arrival_s, cpu_free_s),
+        end_s - max(arrival_s, gpu_free_s),
+        use_cpu=use_cpu,
     )
     if allocation is None:
         allocation = latency_optimal_allocation(
-            work_gpu, work_cpu, params, max(0.0, cpu_free_s - arrival_s),
-            max(0.0, gpu_free_s - arrival_s), use_cpu=use_cpu,
+            work_gpu,
+            work_cpu,
+            params,
+            max(0.0, cpu_free_s - arrival_s),
+            max(0.0, gpu_free_s - arrival_s),
+            use_cpu=use_cpu,
         )
     return _make_plan(True, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
 

@@ -73,9 +73,7 @@ class ModelView:
                     compute.cores * compute.cpu_max_hz / (work_cpu * images),
                     compute.gpu_max_hz / (work_gpu * images),
                 )
-                for work_cpu, work_gpu in zip(
-                    self.level_work_cpu, self.level_work_gpu, strict=True
-                )
+                for work_cpu, work_gpu in zip(self.level_work_cpu, self.level_work_gpu, strict=True)
             ]
         return speeds
 
@@ -183,7 +181,9 @@ class Observation:
         speed_cpu, speed_gpu = self.model.max_speeds(self.images)[level]
         finish_s = max_speed_finish_s(
             self._upload_end_at_max_power_s() + self.forward_s[server],
-            self.cpu_free_s[server], self.gpu_free_s[server], speed_cpu if use_cpu else 0.0,
+            self.cpu_free_s[server],
+            self.gpu_free_s[server],
+            speed_cpu if use_cpu else 0.0,
             speed_gpu,
         )
         return finish_s + self.model.compute.overhead_s + self.return_s[server]
@@ -194,8 +194,11 @@ class Observation:
         upload_end_s = self._upload_end_at_max_power_s()
         overhead_s = self.model.compute.overhead_s
         return [
-            max_speed_finish_s(upload_end_s + forward_s, cpu_free_s, gpu_free_s, speed_cpu,
-                               speed_gpu) + overhead_s + return_s
+            max_speed_finish_s(
+                upload_end_s + forward_s, cpu_free_s, gpu_free_s, speed_cpu, speed_gpu
+            )
+            + overhead_s
+            + return_s
             for forward_s, cpu_free_s, gpu_free_s, return_s in zip(
                 self.forward_s, self.cpu_free_s, self.gpu_free_s, self.return_s, strict=True
             )
@@ -205,8 +208,10 @@ class Observation:
         """[server][level]: predicted to meet the deadline and the quality floor."""
         quality_ok = [q >= self.min_quality for q in self.model.level_quality]
         return [
-            [ok and self.finish_at_max_s(server, level) <= self.deadline_s
-             for level, ok in enumerate(quality_ok)]
+            [
+                ok and self.finish_at_max_s(server, level) <= self.deadline_s
+                for level, ok in enumerate(quality_ok)
+            ]
             for server in range(self.model.n_servers)
         ]
 

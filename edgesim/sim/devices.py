@@ -21,7 +21,10 @@ NewRequest = Callable[[int, float | None], None]
 
 
 def poisson_device(
-    env: simpy.Environment, device: int, rate_per_s: float, rng: BufferedStream,
+    env: simpy.Environment,
+    device: int,
+    rate_per_s: float,
+    rng: BufferedStream,
     new_request: NewRequest,
 ):
     """A device that makes requests with exponential gaps of mean ``1 / rate_per_s``."""
@@ -83,7 +86,10 @@ def load_trace(path: Path, trace: TraceArrivals) -> TraceArrivalTimes:
 
 
 def trace_source(
-    env: simpy.Environment, arrivals: TraceArrivalTimes, devices: int, rng: BufferedStream,
+    env: simpy.Environment,
+    arrivals: TraceArrivalTimes,
+    devices: int,
+    rng: BufferedStream,
     new_request: NewRequest,
 ):
     """Replay a trace: each arrival goes to a device drawn uniformly at random."""

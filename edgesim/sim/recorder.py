@@ -27,13 +27,18 @@ __all__ = ["REQUEST_SCHEMA", "SERVER_SCHEMA", "Recorder", "publish"]
 _INT_COLUMNS = {"request_id", "device", "base_station", "images", "server", "level", "steps"}
 REQUEST_SCHEMA = pa.schema(
     [
-        (name, pa.int64() if name in _INT_COLUMNS else pa.string() if name == "outcome"
-         else pa.float64())
+        (
+            name,
+            pa.int64()
+            if name in _INT_COLUMNS
+            else pa.string()
+            if name == "outcome"
+            else pa.float64(),
+        )
         for name in COLUMNS
     ]
 )
-SERVER_COLUMNS = ("time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cpu_busy",
-                  "gpu_busy")
+SERVER_COLUMNS = ("time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cpu_busy", "gpu_busy")
 SERVER_SCHEMA = pa.schema(
     [("time_s", pa.float64())] + [(name, pa.int32()) for name in SERVER_COLUMNS[1:]]
 )
@@ -78,20 +83,17 @@ class Recorder:
 
     def __init__(self, row_group_rows: int = 65536, servers_timeseries: bool = True) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="edgesim-run-"))
-        self._remove_folder = weakref.finalize(
-            self, shutil.rmtree, self.folder, ignore_errors=True
-        )
+        self._remove_folder = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         self.requests = _ParquetStream(
             self.folder / "requests.parquet", REQUEST_SCHEMA, row_group_rows
         )
         self.servers = (
             _ParquetStream(self.folder / "servers.parquet", SERVER_SCHEMA, row_group_rows)
-            if servers_timeseries else None
+            if servers_timeseries
+            else None
         )
         self._held_rows: dict[int, tuple] = {}
-        self.outcomes = dict.fromkeys(
-            ("completed", "missed", "dropped", "rejected", "pending"), 0
-        )
+        self.outcomes = dict.fromkeys(("completed", "missed", "dropped", "rejected", "pending"), 0)
         self.latencies_s = array("d")
         self.total_utility = 0.0
         self.total_quality = 0.0

@@ -10,12 +10,36 @@ __all__ = ["COLUMNS", "Request"]
 NAN = math.nan
 
 COLUMNS = (
-    "request_id", "device", "base_station", "arrival", "deadline", "images", "input_bits",
-    "min_quality", "server", "level", "steps", "decided", "upload_start", "upload_end",
-    "server_arrival", "compute_start", "compute_end", "server_departure", "finish", "outcome",
+    "request_id",
+    "device",
+    "base_station",
+    "arrival",
+    "deadline",
+    "images",
+    "input_bits",
+    "min_quality",
+    "server",
+    "level",
+    "steps",
+    "decided",
+    "upload_start",
+    "upload_end",
+    "server_arrival",
+    "compute_start",
+    "compute_end",
+    "server_departure",
+    "finish",
+    "outcome",
     "latency",
-    "tx_power_w", "cpu_share", "cpu_ghz", "gpu_ghz", "energy_tx_j", "energy_cpu_j",
-    "energy_gpu_j", "quality", "utility",
+    "tx_power_w",
+    "cpu_share",
+    "cpu_ghz",
+    "gpu_ghz",
+    "energy_tx_j",
+    "energy_cpu_j",
+    "energy_gpu_j",
+    "quality",
+    "utility",
 )
 
 
@@ -28,8 +52,19 @@ class Request:
 
     __slots__ = (
         *COLUMNS,
-        "gain", "work_gpu", "work_cpu", "use_cpu", "dvfs", "parts_left", "ended",
-        "forward_s", "return_s", "cpu_time_s", "gpu_time_s", "computed", "predicted_utility",
+        "gain",
+        "work_gpu",
+        "work_cpu",
+        "use_cpu",
+        "dvfs",
+        "parts_left",
+        "ended",
+        "forward_s",
+        "return_s",
+        "cpu_time_s",
+        "gpu_time_s",
+        "computed",
+        "predicted_utility",
     )
 
     def __init__(

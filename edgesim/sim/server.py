@@ -114,8 +114,11 @@ class EdgeServer:
     def state(self) -> tuple[int, int, int, int, int]:
         """(in system, CPU queue, GPU queue, CPU busy, GPU busy)."""
         return (
-            self.in_system, len(self.cpu.queue), len(self.gpu.queue),
-            int(self.cpu.busy), int(self.gpu.busy),
+            self.in_system,
+            len(self.cpu.queue),
+            len(self.gpu.queue),
+            int(self.cpu.busy),
+            int(self.gpu.busy),
         )
 
     def record_state(self) -> None:
@@ -144,8 +147,16 @@ class EdgeServer:
         params = self.params
         end_s = request.deadline - params.overhead_s - request.return_s
         allocation = allocate(
-            request.dvfs, now, end_s, self.cpu.free_at_s(), self.gpu.free_at_s(),
-            request.work_gpu, request.work_cpu, params, self.in_system == 0, request.use_cpu,
+            request.dvfs,
+            now,
+            end_s,
+            self.cpu.free_at_s(),
+            self.gpu.free_at_s(),
+            request.work_gpu,
+            request.work_cpu,
+            params,
+            self.in_system == 0,
+            request.use_cpu,
         )
         request.cpu_share = allocation.cpu_share
         request.cpu_ghz = allocation.cpu_hz / 1e9

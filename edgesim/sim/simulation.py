@@ -4,8 +4,9 @@ The story of a request (:meth:`Simulation._serve`): a device makes it; it waits 
 decision epoch; the policy picks a server and level and the planner the upload power; it waits
 for a free sub-channel of its base station and uploads; the backhaul forwards it to the server;
 the server fixes its CPU share and frequencies and queues its two parts; once both parts are
-done it leaves the server, and after the fixed overhead the result returns over the backhaul and the downlink. The request then
-ends as completed, missed, dropped or rejected, and is written to the trace.
+done it leaves the server, and after the fixed overhead the result returns over the backhaul
+and the downlink. The request then ends as completed, missed, dropped or rejected, and is
+written to the trace.
 """
 
 from __future__ import annotations
@@ -86,8 +87,12 @@ class Simulation:
         )
         self.servers = [
             EdgeServer(
-                env, index, self.compute, scenario.scheduler.dvfs,
-                scenario.scheduler.drop_late, self.recorder.record_server,
+                env,
+                index,
+                self.compute,
+                scenario.scheduler.dvfs,
+                scenario.scheduler.drop_late,
+                self.recorder.record_server,
             )
             for index in range(scenario.servers.count)
         ]
@@ -124,7 +129,8 @@ class Simulation:
             level_steps=tuple(level.steps for level in quality_section.levels),
             level_quality=tuple(
                 level_quality(
-                    level.steps, quality_section.resolution_weight[level.resolution],
+                    level.steps,
+                    quality_section.resolution_weight[level.resolution],
                     quality_section.s0,
                 )
                 for level in quality_section.levels
@@ -145,7 +151,8 @@ class Simulation:
             if span_s < self.scenario.duration_s:
                 logger.warning(
                     "the arrival trace spans %.0f s, less than duration_s=%.0f s: no arrivals "
-                    "after it ends (lower time_scale or duration_s)", span_s,
+                    "after it ends (lower time_scale or duration_s)",
+                    span_s,
                     self.scenario.duration_s,
                 )
             self.env.process(
@@ -155,7 +162,10 @@ class Simulation:
         for device in range(count):
             self.env.process(
                 poisson_device(
-                    self.env, device, arrival.rate_per_s, self.streams.arrivals,
+                    self.env,
+                    device,
+                    arrival.rate_per_s,
+                    self.streams.arrivals,
                     self.new_request,
                 )
             )
@@ -174,8 +184,15 @@ class Simulation:
         gain = 10.0 ** (self._station_gain_db[device][station] / 10.0) * fading
         now = self.env.now
         request = Request(
-            self._next_id, device, station, now, now + deadline_s, images, input_bits,
-            min_quality, gain,
+            self._next_id,
+            device,
+            station,
+            now,
+            now + deadline_s,
+            images,
+            input_bits,
+            min_quality,
+            gain,
         )
         self._next_id += 1
         self.live[request.request_id] = request
@@ -208,8 +225,14 @@ class Simulation:
         servers = self.servers
         free = [server.predicted_free_s() for server in servers]
         return Observation(
-            self.env.now, request.request_id, request.images, request.input_bits,
-            request.deadline, request.min_quality, request.base_station, request.gain,
+            self.env.now,
+            request.request_id,
+            request.images,
+            request.input_bits,
+            request.deadline,
+            request.min_quality,
+            request.base_station,
+            request.gain,
             self._station_gain_db[request.device],
             [cpu_free_s for cpu_free_s, _ in free],
             [gpu_free_s for _, gpu_free_s in free],
@@ -244,15 +267,26 @@ class Simulation:
         request.work_cpu = model.level_work_cpu[level_index] * request.images
         request.use_cpu = decision.use_cpu
         request.dvfs = decision.dvfs or self._dvfs
-        request.forward_s = (
-            self._hops[request.base_station][server_index] * self._hop_s(request.input_bits)
+        request.forward_s = self._hops[request.base_station][server_index] * self._hop_s(
+            request.input_bits
         )
         request.return_s = self._return_times_s(request)[server_index]
         cpu_free_s, gpu_free_s = server.predicted_free_s()
         plan = plan_request(
-            now, request.input_bits, request.gain, self.radio, request.forward_s,
-            cpu_free_s, gpu_free_s, request.work_gpu, request.work_cpu, self.compute,
-            request.deadline, request.return_s, request.dvfs, request.use_cpu,
+            now,
+            request.input_bits,
+            request.gain,
+            self.radio,
+            request.forward_s,
+            cpu_free_s,
+            gpu_free_s,
+            request.work_gpu,
+            request.work_cpu,
+            self.compute,
+            request.deadline,
+            request.return_s,
+            request.dvfs,
+            request.use_cpu,
         )
         server.reserve(plan.cpu_end_s, plan.gpu_end_s)
         request.tx_power_w = plan.power_w
@@ -269,8 +303,12 @@ class Simulation:
         ):
             return -self.utility_params.fail_penalty
         return utility(
-            request.quality, latency_s, request.deadline - request.arrival,
-            plan.energy_tx_j + plan.energy_compute_j, request.images, self.utility_params,
+            request.quality,
+            latency_s,
+            request.deadline - request.arrival,
+            plan.energy_tx_j + plan.energy_compute_j,
+            request.images,
+            self.utility_params,
         )
 
     def _serve(self, request: Request, server: EdgeServer):
@@ -285,8 +323,10 @@ class Simulation:
                 self._end(request, "dropped")
                 return
             request.upload_start = env.now
-            upload_s = request.input_bits / self.radio.bandwidth_hz / math.log2(
-                1.0 + request.tx_power_w * request.gain / self.radio.noise_w
+            upload_s = (
+                request.input_bits
+                / self.radio.bandwidth_hz
+                / math.log2(1.0 + request.tx_power_w * request.gain / self.radio.noise_w)
             )
             yield env.timeout(upload_s)
             uplink.release()
@@ -305,16 +345,21 @@ class Simulation:
         request.finish = env.now
         request.latency = request.finish - request.arrival
         on_time = request.finish <= request.deadline
-        self._end(request, "completed" if on_time and request.quality >= request.min_quality
-                  else "missed")
+        self._end(
+            request, "completed" if on_time and request.quality >= request.min_quality else "missed"
+        )
 
     def _end(self, request: Request, outcome: str) -> None:
         request.outcome = outcome
         request.ended = True
         if outcome == "completed":
             request.utility = utility(
-                request.quality, request.latency, request.deadline - request.arrival,
-                request.energy_j, request.images, self.utility_params,
+                request.quality,
+                request.latency,
+                request.deadline - request.arrival,
+                request.energy_j,
+                request.images,
+                self.utility_params,
             )
         else:
             request.utility = -self.utility_params.fail_penalty
@@ -361,8 +406,11 @@ class Simulation:
         write_json(self.recorder.folder / "manifest.json", manifest)
         logger.info(
             "%s: %d requests, %d completed, mean utility %.3f in %.1f s",
-            self.policy_name, summary["requests"], summary["completed"],
-            summary["mean_utility"], wall_s,
+            self.policy_name,
+            summary["requests"],
+            summary["completed"],
+            summary["mean_utility"],
+            wall_s,
         )
         return Result(self.recorder, summary, manifest)
 
@@ -400,7 +448,8 @@ class Simulation:
             "energy_static_j": static_j,
             "energy_idle_j": idle_j,
             "mean_quality": (
-                recorder.total_quality / outcomes["completed"] if outcomes["completed"]
+                recorder.total_quality / outcomes["completed"]
+                if outcomes["completed"]
                 else math.nan
             ),
             "simulated_s": self.env.now,
