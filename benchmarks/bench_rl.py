@@ -9,7 +9,8 @@ It prints three figures (targets: 3,000 environment steps/s, 300 training steps/
 - the simulator alone, deciding uniformly random (server, level) pairs through an ordinary
   policy, in requests per wall second: the ceiling of the environment;
 - :class:`~edgesim.rl.EdgeEnv` with uniformly random actions, in steps per wall second;
-- HSAC-IC training (act, store, one update per step after a warm-up) in steps per second.
+- HSAC-IC training with its default configuration (act and store every step, an update
+  every `update_every` steps after a warm-up) in steps per second.
 
 ``--profile`` adds the ten functions with the most own time during the environment run.
 """

@@ -623,7 +623,7 @@ def benchmark_updates(
     n_levels: int = 5,
     variant: str = "hsac-ic",
     seed: int = 0,
-    update_every: int = 1,
+    update_every: int = 4,
 ) -> float:
     """Measure training steps per second: ``act`` and ``store`` every step, ``update`` every
     ``update_every`` steps.
