@@ -316,16 +316,22 @@ def _least_energy_plan(
 ) -> Plan:
     split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
 
-    def total_energy_j(upload_budget_s: float) -> float:
-        power_w, upload_s = _upload(bits, upload_budget_s, gain, radio)
-        arrival_s = now_s + upload_s + forward_s
-        return power_w * upload_s + split.least_energy_j(
+    def compute_energy_j(upload_budget_s: float) -> float:
+        arrival_s = now_s + _upload(bits, upload_budget_s, gain, radio)[1] + forward_s
+        return split.least_energy_j(
             end_s - max(arrival_s, cpu_free_s), end_s - max(arrival_s, gpu_free_s)
         )
 
+    def total_energy_j(upload_budget_s: float) -> float:
+        power_w, upload_s = _upload(bits, upload_budget_s, gain, radio)
+        return power_w * upload_s + compute_energy_j(upload_budget_s)
+
     budget_s = earliest_s - forward_s - now_s
     if bits > 0.0:
-        best_s = _convex_minimum(total_energy_j, budget_s, latest_s - forward_s - now_s)
+        best_s = _best_upload_budget_s(
+            total_energy_j, compute_energy_j, budget_s, latest_s - forward_s - now_s,
+            bits / rate_bps(radio.min_power_w, gain, radio),
+        )
         if math.isfinite(total_energy_j(best_s)):
             budget_s = best_s
     power_w, upload_s = _upload(bits, budget_s, gain, radio)
@@ -348,6 +354,24 @@ def _least_energy_plan(
             use_cpu=use_cpu,
         )
     return _make_plan(True, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
+
+
+def _best_upload_budget_s(
+    total_energy_j, compute_energy_j, low_s: float, high_s: float, slowest_s: float
+) -> float:
+    """The upload budget in ``[low_s, high_s]`` of least total energy.
+
+    Upload energy falls with the budget until the device reaches its least power, at
+    ``slowest_s``, and stays flat after; compute energy never falls as the upload takes
+    longer. So nothing beyond ``slowest_s`` helps, and when compute energy is the same at both
+    ends (frequencies on their floors) the slowest upload is best.
+    """
+    high_s = min(high_s, slowest_s)
+    if high_s <= low_s:
+        return low_s
+    if compute_energy_j(high_s) <= compute_energy_j(low_s):
+        return high_s
+    return _convex_minimum(total_energy_j, low_s, high_s)
 
 
 def _convex_minimum(f, low: float, high: float) -> float:
