@@ -162,10 +162,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from analysis.experiments import parse_vary, run_sweep
+    from analysis.experiments import ExperimentInputError, parse_vary, run_sweep
 
     scenario = _load(args)
-    vary = parse_vary(args.vary)
+    try:
+        vary = parse_vary(args.vary)
+    except ExperimentInputError as error:
+        raise UsageError(str(error)) from None
     out = args.out or f"runs/sweep-{Path(args.scenario).stem}"
     policies = _split(args.policies)
     return _run_cells(
@@ -188,7 +191,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not Path(args.folder).is_dir():
         raise UsageError(f"{args.folder}: no such folder")
-    html_path, md_path = write_report(args.folder)
+    try:
+        html_path, md_path = write_report(args.folder)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     _write(f"report: {html_path} and {md_path}")
     return 0
 

@@ -74,3 +74,27 @@ def test_missing_trace_file_is_exit_code_2(tmp_path, scenarios_dir, capsys):
     shutil.copy(scenarios_dir / "trace.yaml", scenario)
     assert main(["validate", str(scenario)]) == 2
     assert "devices.arrival.trace.path: no such file" in capsys.readouterr().err
+
+
+def test_malformed_vary_is_exit_code_2(scenarios_dir, tmp_path, capsys):
+    code = main(
+        [
+            "sweep",
+            str(scenarios_dir / "small.yaml"),
+            "--vary",
+            "devices.count",
+            "--policies",
+            "greedy",
+            "--out",
+            str(tmp_path / "sweep"),
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.startswith("edgesim: error:")
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_report_of_a_folder_that_is_no_run_is_exit_code_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("edgesim: error:") and error.count("\n") == 1
