@@ -1,0 +1,53 @@
+"""Pooling a comparison's checkpoints by algorithm."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from analysis.learning import algorithm_of, algorithm_table, markdown_table
+from analysis.runs import load_run
+from analysis.stats import run_statistics
+from analysis.synthetic import write_random_run
+
+
+def fake_checkpoint(folder, algo):
+    folder.mkdir(parents=True)
+    (folder / "policy.pt").write_bytes(b"")
+    (folder / "train.json").write_text(json.dumps({"algo": algo, "seed": 1}))
+    return folder / "policy.pt"
+
+
+def test_checkpoints_of_one_algorithm_are_pooled(tmp_path):
+    checkpoints = [fake_checkpoint(tmp_path / f"sac-seed{i}", "sac") for i in (1, 2)]
+    compare = tmp_path / "compare"
+    labels = {
+        "greedy": "greedy",
+        "sac-seed1": str(checkpoints[0]),
+        "sac-seed2": str(checkpoints[1]),
+    }
+    for label, policy in labels.items():
+        for seed in (1, 2, 3):
+            write_random_run(compare / "cells" / label / f"seed-{seed}", seed, policy)
+    (compare / "compare.json").write_text(
+        json.dumps({"policies": list(labels), "seeds": [1, 2, 3]})
+    )
+
+    table = algorithm_table(compare).set_index("algorithm")
+    assert set(table.index) == {"greedy", "sac"}
+    assert table.loc["sac", "cells"] == 6 and table.loc["greedy", "cells"] == 3
+    utilities = [
+        run_statistics(load_run(compare / "cells" / label / f"seed-{seed}"))["mean_utility"]
+        for label in ("sac-seed1", "sac-seed2")
+        for seed in (1, 2, 3)
+    ]
+    assert np.isclose(table.loc["sac", "mean_utility_mean"], np.mean(utilities))
+    low, high = table.loc["sac", ["mean_utility_ci_low", "mean_utility_ci_high"]]
+    assert low <= np.mean(utilities) <= high
+    assert "| sac | 6 |" in markdown_table(table.reset_index(), ["mean_utility"])
+
+
+def test_algorithm_of_a_reference_name_is_the_name(tmp_path):
+    assert algorithm_of("greedy") == "greedy"
+    assert algorithm_of(str(fake_checkpoint(tmp_path / "x", "ppo"))) == "ppo"
