@@ -85,6 +85,13 @@ def test_train_writes_policy_progress_metadata_and_checkpoints(trained, algo):
     assert meta["scenario"]["servers"]["count"] == 2
 
 
+@pytest.mark.parametrize("algo", ["hsac-ic", "ppo"])
+def test_tensorboard_logs_are_written_when_tensorboard_is_installed(trained, algo):
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed")
+    events = list((trained[algo] / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events and all(path.stat().st_size > 0 for path in events)
+
+
 @pytest.mark.parametrize("algo", ["hsac-ic", "sac"])
 def test_hsac_progress_logs_losses_and_temperatures(trained, algo):
     last = read_progress(trained[algo])[-1]
