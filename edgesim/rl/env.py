@@ -17,7 +17,6 @@ Episodes are never terminated; they are truncated when the next event lies at or
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -98,7 +97,6 @@ class EdgeEnv(gym.Env):
         sim_seed = seed if seed is not None else int(self.np_random.integers(_SEED_BOUND))
         self._drop_simulation()
         self.simulation = Simulation(self.scenario, seed=sim_seed, external=True)
-        weakref.finalize(self.simulation, self.simulation.recorder.discard)
         self._ended_utility = 0.0
         self._done = not self._advance()
         return self._obs.copy(), self._info()
@@ -158,8 +156,7 @@ class EdgeEnv(gym.Env):
         return True
 
     def _drop_simulation(self) -> None:
-        """Close the previous run's trace and remove its staging folder (a simulation that is
-        simply dropped, with its environment, has its folder removed when collected)."""
+        """Close the previous run's trace and remove its staging folder."""
         if self.simulation is not None:
             self.simulation.recorder.close()
             self.simulation.recorder.discard()
