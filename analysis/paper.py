@@ -2,11 +2,14 @@
 
 Run from the repository root::
 
-    python -m analysis.paper --out runs/paper [--quick] [--policies CKPT1,CKPT2] [--workers N]
+    python -m analysis.paper --out runs/paper [--quick] [--policies CKPT1,CKPT2]
+        [--training TRAIN_DIR] [--workers N]
 
 Each sweep of the plan becomes a sweep folder ``OUT/<name>/`` (cells, ``table.csv``,
 ``report.html`` and ``report.md``), run for every reference policy plus the trained checkpoints
-given. ``OUT/paper.json`` records the plan, the policies and the mode. Rerunning skips the cells
+given. With ``--training``, the learning curves of the training runs under ``TRAIN_DIR`` go to
+``OUT/learning/`` as a report of their own. ``OUT/paper.json`` records the plan, the policies
+and the mode. Rerunning skips the cells
 already complete, so an interrupted run picks up where it stopped. ``docs/experiments.md``
 describes the sweeps.
 """
@@ -74,18 +77,22 @@ def run_paper(
     workers: int | None = None,
     cluster: str | None = None,
     progress: bool = False,
-) -> tuple[dict[str, Path], list[str]]:
+    training: str | Path | None = None,
+) -> tuple[dict[str, Path | None], list[str]]:
     """Run every sweep of the plan, then write each sweep's report.
 
-    Returns the report path of each sweep and the problems met: a sweep whose cells failed
-    still gets its table and report, and a report that cannot be written does not stop the
-    others. Bad input (plan, scenario, policies) raises before anything runs.
+    Returns the report path of each sweep (and of ``learning`` when ``training`` names a folder
+    of training runs) and the problems met: a sweep whose cells failed still gets its table and
+    report, and a report that cannot be written does not stop the others. Bad input (plan,
+    scenario, policies, training folder) raises before anything runs.
     """
     sweeps, seeds, overrides = load_plan(plan, quick)
     policies = [*REFERENCE_POLICIES, *extra_policies]
     scenarios = {s.name: load_scenario(s.scenario, overrides) for s in sweeps}
+    if training is not None:
+        _check_training_folder(Path(training))
     folder = Path(out)
-    _write_record(folder, plan, quick, seeds, overrides, policies, sweeps)
+    _write_record(folder, plan, quick, seeds, overrides, policies, sweeps, training)
     problems = []
     for sweep in sweeps:
         logger.info("sweep %s: %s", sweep.name, sweep.vary)
@@ -102,7 +109,34 @@ def run_paper(
             )
         except CellsFailedError as error:
             problems.append(f"{sweep.name}: {error}")
-    return _write_reports(folder, sweeps, problems), problems
+    reports = _write_reports(folder, sweeps, problems)
+    if training is not None:
+        reports["learning"] = _write_learning_report(Path(training), folder / "learning", problems)
+    return reports, problems
+
+
+def _check_training_folder(path: Path) -> None:
+    """Raise ExperimentInputError unless ``path`` holds training runs."""
+    from analysis.runs import detect_kind
+
+    try:
+        kind = detect_kind(path)
+    except ValueError as error:
+        raise ExperimentInputError(f"--training {error}") from None
+    if kind not in ("training", "training-group"):
+        raise ExperimentInputError(f"--training {path}: a {kind} folder, not training runs")
+
+
+def _write_learning_report(training: Path, out: Path, problems: list[str]) -> Path | None:
+    """Write the learning-curves report of ``training`` into ``out``; None if it failed."""
+    from analysis.report import write_report
+
+    try:
+        return write_report(training, out)[0]
+    except (TypeError, ValueError, KeyError) as error:
+        logger.error("learning report failed", exc_info=True)
+        problems.append(f"learning: report failed: {type(error).__name__}: {error}")
+        return None
 
 
 def _write_record(
@@ -113,6 +147,7 @@ def _write_record(
     overrides: dict[str, Any],
     policies: list[str],
     sweeps: list[PaperSweep],
+    training: str | Path | None,
 ) -> None:
     record = {
         "plan": str(Path(plan).resolve()),
@@ -120,13 +155,16 @@ def _write_record(
         "seeds": seeds,
         "overrides": overrides,
         "policies": policies,
+        "training": None if training is None else str(Path(training).resolve()),
         "sweeps": {s.name: {"scenario": str(s.scenario), "vary": s.vary} for s in sweeps},
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "paper.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_reports(folder: Path, sweeps: list[PaperSweep], problems: list[str]) -> dict[str, Path]:
+def _write_reports(
+    folder: Path, sweeps: list[PaperSweep], problems: list[str]
+) -> dict[str, Path | None]:
     """Write each sweep's report; a report that fails is added to ``problems``."""
     from analysis.report import write_report
 
@@ -148,6 +186,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short runs and 2 seeds")
     parser.add_argument("--policies", default="", help="trained checkpoints, comma-separated")
     parser.add_argument("--plan", default=str(DEFAULT_PLAN), help="the plan of the sweeps")
+    parser.add_argument(
+        "--training", default=None, help="a folder of training runs: add their learning curves"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local worker processes")
     where.add_argument("--cluster", default=None, help="Dask scheduler, tcp://HOST:PORT")
@@ -172,12 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.workers,
             args.cluster,
             progress=sys.stderr.isatty(),
+            training=args.training,
         )
     except (ScenarioError, ExperimentInputError) as error:
         sys.stderr.write(f"paper: error: {error}\n")
         return 2
     for name, path in reports.items():
-        sys.stdout.write(f"{name}: {path}\n")
+        if path is not None:
+            sys.stdout.write(f"{name}: {path}\n")
     for problem in problems:
         sys.stderr.write(f"paper: error: {problem}\n")
     return 1 if problems else 0

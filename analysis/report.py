@@ -76,20 +76,23 @@ class Report:
         self.blocks.append(("figure", name, alt, figure))
 
 
-def write_report(folder: str | Path) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.md`` (with its PNGs) into ``folder``.
+def write_report(folder: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md`` (with its PNGs) for ``folder``.
 
     Works for run, compare, sweep, training and training-group folders; any other folder
-    raises ValueError. Returns ``(html_path, md_path)``.
+    raises ValueError. The files go into ``out`` (created if needed) or, by default, into
+    ``folder`` itself. Returns ``(html_path, md_path)``.
     """
     path = Path(folder)
     kind = detect_kind(path)
     report = BUILDERS[kind](path)
     pngs = {block[1]: _png_bytes(block[3]) for block in report.blocks if block[0] == "figure"}
+    target = Path(out) if out is not None else path
+    target.mkdir(parents=True, exist_ok=True)
     for name, data in pngs.items():
-        _write_atomic(path / _png_name(name), data)
-    md_path = path / "report.md"
-    html_path = path / "report.html"
+        _write_atomic(target / _png_name(name), data)
+    md_path = target / "report.md"
+    html_path = target / "report.html"
     _write_atomic(md_path, render_markdown(report).encode("utf-8"))
     _write_atomic(html_path, render_html(report, pngs).encode("utf-8"))
     logger.info("wrote %s report to %s", kind, html_path)

@@ -329,7 +329,10 @@ def _least_energy_plan(
     budget_s = earliest_s - forward_s - now_s
     if bits > 0.0:
         best_s = _best_upload_budget_s(
-            total_energy_j, compute_energy_j, budget_s, latest_s - forward_s - now_s,
+            total_energy_j,
+            compute_energy_j,
+            budget_s,
+            latest_s - forward_s - now_s,
             bits / rate_bps(radio.min_power_w, gain, radio),
         )
         if math.isfinite(total_energy_j(best_s)):
