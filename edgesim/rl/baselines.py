@@ -50,7 +50,7 @@ DQN_HYPERPARAMETERS: dict[str, Any] = {
     "batch_size": 128,
     "gamma": 0.99,
     "tau": 1.0,
-    "train_freq": 1,
+    "train_freq": 4,
     "gradient_steps": 1,
     "target_update_interval": 1_000,
     "exploration_fraction": 0.2,
