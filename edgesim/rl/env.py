@@ -136,8 +136,7 @@ class EdgeEnv(gym.Env):
         scheduler, env = simulation.scheduler, simulation.env
         end_s = self.scenario.duration_s
         while True:
-            needed = scheduler.decision_needed
-            while not needed.processed:
+            while scheduler.pending is None:
                 if env.peek() >= end_s:
                     return False
                 env.step()

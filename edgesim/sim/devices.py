@@ -13,25 +13,42 @@ import simpy
 from edgesim.scenario import ScenarioError, TraceArrivals
 from edgesim.sim.random import BufferedStream
 
-__all__ = ["TraceArrivalTimes", "load_trace", "poisson_device", "trace_source"]
+__all__ = ["PoissonDevice", "TraceArrivalTimes", "load_trace", "trace_source"]
 
 logger = logging.getLogger(__name__)
 
 NewRequest = Callable[[int, float | None], None]
 
 
-def poisson_device(
-    env: simpy.Environment,
-    device: int,
-    rate_per_s: float,
-    rng: BufferedStream,
-    new_request: NewRequest,
-):
-    """A device that makes requests with exponential gaps of mean ``1 / rate_per_s``."""
-    mean_gap_s = 1.0 / rate_per_s
-    while True:
-        yield env.timeout(rng.exponential(mean_gap_s))
-        new_request(device, None)
+class PoissonDevice:
+    """A device that makes requests with exponential gaps of mean ``1 / rate_per_s``.
+
+    Each arrival is a SimPy timeout whose callback makes the request and schedules the next,
+    so a device costs one event per request and no process.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        device: int,
+        rate_per_s: float,
+        rng: BufferedStream,
+        new_request: NewRequest,
+    ) -> None:
+        self.env = env
+        self.device = device
+        self.mean_gap_s = 1.0 / rate_per_s
+        self.rng = rng
+        self.new_request = new_request
+        self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        gap_s = self.rng.exponential(self.mean_gap_s)
+        self.env.timeout(gap_s).callbacks.append(self._arrive)
+
+    def _arrive(self, _event: simpy.Event) -> None:
+        self.new_request(self.device, None)
+        self._schedule_next()
 
 
 class TraceArrivalTimes:

@@ -63,7 +63,6 @@ class Request:
         "return_s",
         "cpu_time_s",
         "gpu_time_s",
-        "computed",
         "predicted_utility",
     )
 
@@ -105,7 +104,6 @@ class Request:
         self.ended = False
         self.forward_s = self.return_s = 0.0
         self.cpu_time_s = self.gpu_time_s = 0.0
-        self.computed = None
         self.predicted_utility = NAN
 
     row = property(

@@ -1,8 +1,9 @@
-"""The scheduler process: at each decision epoch, every waiting request gets a decision."""
+"""The scheduler: at each decision epoch, every waiting request gets a decision."""
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 
 import simpy
@@ -16,13 +17,14 @@ __all__ = ["Scheduler"]
 class Scheduler:
     """Collects arriving requests and hands them to the policy every ``epoch_s`` seconds.
 
-    With ``epoch_s == 0`` each request is decided the moment it arrives. The process sleeps
-    while nothing waits, so idle epochs cost no events. ``observe`` builds a request's
-    observation and ``apply`` carries out a decision; both belong to the simulation.
+    With ``epoch_s == 0`` each request is decided the moment it arrives. The scheduler is
+    driven by SimPy events: the first arrival after an epoch schedules a wake-up at the next
+    epoch boundary, so idle epochs cost no events. ``observe`` builds a request's observation
+    and ``apply`` carries out a decision; both belong to the simulation.
 
-    An external decider (the Gymnasium environment) sets ``external = True``: the process then
-    stops at each request with ``decision_needed`` triggered and the observation in
-    ``pending``, and resumes when :meth:`provide` gives the decision.
+    An external decider (the Gymnasium environment) is used when ``policy`` is ``None``: at
+    each request the scheduler puts the request and its observation in ``pending`` and waits;
+    the decider runs the events until ``pending`` is set, then answers with :meth:`provide`.
     """
 
     def __init__(
@@ -41,44 +43,46 @@ class Scheduler:
         self.waiting: list[Request] = []
         self.external = policy is None
         self.pending: tuple[Request, Observation] | None = None
-        self.decision_needed: simpy.Event = env.event()
-        self._decision: simpy.Event | None = None
-        self._arrived: simpy.Event | None = None
-        env.process(self._run())
+        self._wake_scheduled = False
+        self._asking: deque[Request] = deque()
 
     def submit(self, request: Request) -> None:
         """A request arrived and waits for the next epoch."""
         self.waiting.append(request)
-        if self._arrived is not None:
-            self._arrived.succeed()
-            self._arrived = None
+        if not self._wake_scheduled:
+            self._schedule_wake()
 
     def provide(self, decision: Decision) -> None:
-        """Give the decision the external decider was asked for."""
-        event, self._decision = self._decision, None
+        """Carry out the decision the external decider was asked for, then ask the next."""
+        if self.pending is None:
+            raise RuntimeError("no decision was asked for")
+        request, _ = self.pending
         self.pending = None
-        event.succeed(decision)
+        self.apply(request, decision)
+        self._ask_next()
 
-    def _next_epoch_s(self) -> float:
-        return math.ceil(self.env.now / self.epoch_s - 1e-9) * self.epoch_s
+    def _schedule_wake(self) -> None:
+        delay_s = 0.0
+        if self.epoch_s > 0.0:
+            now = self.env.now
+            next_epoch_s = math.ceil(now / self.epoch_s - 1e-9) * self.epoch_s
+            delay_s = max(0.0, next_epoch_s - now)
+        self._wake_scheduled = True
+        self.env.timeout(delay_s).callbacks.append(self._on_epoch)
 
-    def _run(self):
-        env = self.env
-        while True:
-            if not self.waiting:
-                self._arrived = env.event()
-                yield self._arrived
-            if self.epoch_s > 0.0:
-                wait_s = self._next_epoch_s() - env.now
-                if wait_s > 0.0:
-                    yield env.timeout(wait_s)
-            batch, self.waiting = self.waiting, []
-            if self.external:
-                yield from self._ask_external(batch)
-            elif self.policy.batched:
-                self._decide_batch(batch)
-            else:
-                self._decide_each(batch)
+    def _on_epoch(self, _event: simpy.Event) -> None:
+        self._wake_scheduled = False
+        if self.pending is not None or self._asking:
+            # The external decider is still answering the last epoch; this one follows it.
+            return
+        batch, self.waiting = self.waiting, []
+        if self.external:
+            self._asking.extend(batch)
+            self._ask_next()
+        elif self.policy.batched:
+            self._decide_batch(batch)
+        else:
+            self._decide_each(batch)
 
     def _decide_each(self, batch: list[Request]) -> None:
         remaining = len(batch)
@@ -92,13 +96,11 @@ class Scheduler:
         for request, decision in zip(batch, self.policy.decide_batch(observations), strict=True):
             self.apply(request, decision)
 
-    def _ask_external(self, batch: list[Request]):
-        remaining = len(batch)
-        for request in batch:
-            remaining -= 1
-            self.pending = (request, self.observe(request, remaining))
-            self._decision = self.env.event()
-            needed, self.decision_needed = self.decision_needed, self.env.event()
-            needed.succeed()
-            decision = yield self._decision
-            self.apply(request, decision)
+    def _ask_next(self) -> None:
+        """Ask the external decider about the next request of the epoch, if any is left."""
+        if not self._asking:
+            if self.waiting and not self._wake_scheduled:
+                self._schedule_wake()
+            return
+        request = self._asking.popleft()
+        self.pending = (request, self.observe(request, len(self._asking)))

@@ -2,7 +2,8 @@
 
 When a request reaches its server, the DVFS rule fixes its CPU share and both frequencies
 (:func:`edgesim.model.planning.allocate`); its CPU part and GPU part then join their units'
-queues (fork) and the request is done computing when both are (join). Since every part's
+queues (fork) and the request is done computing when both are (join), at which point the
+server hands it back to the simulation through its ``done`` callback. Since every part's
 duration is fixed when it joins a FCFS queue, each unit knows exactly when its queued work ends
 (``tail_s``), which is what the next request's allocation plans around.
 """
@@ -88,7 +89,12 @@ class ComputeUnit:
 
 
 class EdgeServer:
-    """A server with a CPU and a GPU, its requests, and the reservations used to predict."""
+    """A server with a CPU and a GPU, its requests, and the reservations used to predict.
+
+    ``record(time_s, index, state)`` receives each change of :meth:`state` (``None`` records
+    nothing); ``done(request, computed)`` is called when a request leaves the server, with
+    ``computed`` False when it was dropped.
+    """
 
     def __init__(
         self,
@@ -97,7 +103,8 @@ class EdgeServer:
         params: ComputeParams,
         dvfs: str,
         drop_late: bool,
-        record: Callable[[float, int, tuple[int, ...]], None],
+        record: Callable[[float, int, tuple[int, ...]], None] | None,
+        done: Callable[[Request, bool], None],
     ) -> None:
         self.env = env
         self.index = index
@@ -105,6 +112,7 @@ class EdgeServer:
         self.dvfs = dvfs
         self.drop_late = drop_late
         self._record = record
+        self._done = done
         self.in_system = 0
         self.cpu = ComputeUnit(env, self, is_cpu=True)
         self.gpu = ComputeUnit(env, self, is_cpu=False)
@@ -123,7 +131,8 @@ class EdgeServer:
 
     def record_state(self) -> None:
         """Append the current state to the servers' time series."""
-        self._record(self.env.now, self.index, self.state())
+        if self._record is not None:
+            self._record(self.env.now, self.index, self.state())
 
     def reserve(self, cpu_end_s: float, gpu_end_s: float) -> None:
         """Count a decided request's planned work in the predicted free times."""
@@ -138,11 +147,8 @@ class EdgeServer:
             max(now, self.gpu_reserved_s, self.gpu.tail_s),
         )
 
-    def admit(self, request: Request) -> simpy.Event:
-        """Fix the request's allocation, queue its parts, and return its join event.
-
-        The event's value is True when both parts are done, False if the request was dropped.
-        """
+    def admit(self, request: Request) -> None:
+        """Fix the request's allocation and queue its parts."""
         now = self.env.now
         params = self.params
         end_s = request.deadline - params.overhead_s - request.return_s
@@ -163,7 +169,6 @@ class EdgeServer:
         request.gpu_ghz = allocation.gpu_hz / 1e9
         request.cpu_time_s = allocation.cpu_time_s
         request.gpu_time_s = allocation.gpu_time_s
-        request.computed = self.env.event()
         request.parts_left = 0
         self.in_system += 1
         if allocation.cpu_time_s > 0.0:
@@ -174,7 +179,6 @@ class EdgeServer:
             self.gpu.submit(request, allocation.gpu_time_s)
         self.reserve(self.cpu.tail_s, self.gpu.tail_s)
         self.record_state()
-        return request.computed
 
     def part_started(self, request: Request, is_cpu: bool) -> None:
         """A unit started a part: its dynamic energy is now committed."""
@@ -202,7 +206,7 @@ class EdgeServer:
             self.in_system -= 1
             request.server_departure = now
             request.compute_end = now + self.params.overhead_s
-            request.computed.succeed(True)
+            self._done(request, True)
         self.record_state()
 
     def drop(self, request: Request) -> None:
@@ -211,5 +215,5 @@ class EdgeServer:
             request.ended = True
             request.server_departure = self.env.now
             self.in_system -= 1
-            request.computed.succeed(False)
+            self._done(request, False)
         self.record_state()

@@ -29,7 +29,7 @@ from edgesim.model.radio import RadioParams
 from edgesim.model.utility import UtilityParams, utility
 from edgesim.policies import Decision, ModelView, Observation, Policy, make_policy
 from edgesim.scenario import Scenario
-from edgesim.sim.devices import load_trace, poisson_device, trace_source
+from edgesim.sim.devices import PoissonDevice, load_trace, trace_source
 from edgesim.sim.random import RandomStreams
 from edgesim.sim.recorder import Recorder, publish, write_json
 from edgesim.sim.request import Request
@@ -92,13 +92,14 @@ class Simulation:
                 self.compute,
                 scenario.scheduler.dvfs,
                 scenario.scheduler.drop_late,
-                self.recorder.record_server,
+                self.recorder.record_server if scenario.recording.servers_timeseries else None,
+                self._left_server,
             )
             for index in range(scenario.servers.count)
         ]
         for server in self.servers:
             server.record_state()
-        self.uplinks = [Uplink(env, scenario.radio.subchannels) for _ in self.servers]
+        self.uplinks = [Uplink(scenario.radio.subchannels) for _ in self.servers]
         self.live: dict[int, Request] = {}
         self._next_id = 0
         self._hops = self.topology.hops.tolist()
@@ -160,14 +161,8 @@ class Simulation:
             )
             return
         for device in range(count):
-            self.env.process(
-                poisson_device(
-                    self.env,
-                    device,
-                    arrival.rate_per_s,
-                    self.streams.arrivals,
-                    self.new_request,
-                )
+            PoissonDevice(
+                self.env, device, arrival.rate_per_s, self.streams.arrivals, self.new_request
             )
 
     def new_request(self, device: int, input_bits: float | None) -> None:
@@ -291,7 +286,7 @@ class Simulation:
         server.reserve(plan.cpu_end_s, plan.gpu_end_s)
         request.tx_power_w = plan.power_w
         request.predicted_utility = self._predicted_utility(request, plan)
-        self.env.process(self._serve(request, server))
+        self._dispatch(request)
 
     def _predicted_utility(self, request: Request, plan: Plan) -> float:
         """The utility the plan predicts, for learning with an immediate reward."""
@@ -311,38 +306,67 @@ class Simulation:
             self.utility_params,
         )
 
-    def _serve(self, request: Request, server: EdgeServer):
-        env = self.env
+    def _dispatch(self, request: Request) -> None:
+        """Send a decided request on its way: upload, or straight to the backhaul."""
         if request.input_bits > 0.0:
-            uplink = self.uplinks[request.base_station]
-            grant = uplink.acquire()
-            if grant is not None:
-                yield grant
-            if self.scenario.scheduler.drop_late and env.now > request.deadline:
-                uplink.release()
-                self._end(request, "dropped")
-                return
-            request.upload_start = env.now
-            upload_s = (
-                request.input_bits
-                / self.radio.bandwidth_hz
-                / math.log2(1.0 + request.tx_power_w * request.gain / self.radio.noise_w)
-            )
-            yield env.timeout(upload_s)
-            uplink.release()
-            request.energy_tx_j = request.tx_power_w * upload_s
-        else:
-            request.upload_start = env.now
-        request.upload_end = env.now
+            if self.uplinks[request.base_station].acquire(request):
+                self._start_upload(request)
+            return
+        request.upload_start = request.upload_end = self.env.now
+        self._forward(request)
+
+    def _start_upload(self, request: Request) -> None:
+        """A sub-channel is the request's: upload at the planned power, unless too late."""
+        env = self.env
+        if self.scenario.scheduler.drop_late and env.now > request.deadline:
+            self._release_subchannel(request.base_station)
+            self._end(request, "dropped")
+            return
+        request.upload_start = env.now
+        upload_s = (
+            request.input_bits
+            / self.radio.bandwidth_hz
+            / math.log2(1.0 + request.tx_power_w * request.gain / self.radio.noise_w)
+        )
+        request.energy_tx_j = request.tx_power_w * upload_s
+        env.timeout(upload_s, request).callbacks.append(self._upload_done)
+
+    def _upload_done(self, event: simpy.Event) -> None:
+        request: Request = event.value
+        request.upload_end = self.env.now
+        self._release_subchannel(request.base_station)
+        self._forward(request)
+
+    def _release_subchannel(self, station: int) -> None:
+        waiter = self.uplinks[station].release()
+        if waiter is not None:
+            self._start_upload(waiter)
+
+    def _forward(self, request: Request) -> None:
+        """Carry the input over the backhaul to the server (no time when it is local)."""
         if request.forward_s > 0.0:
-            yield env.timeout(request.forward_s)
-        request.server_arrival = env.now
-        computed = yield server.admit(request)
+            self.env.timeout(request.forward_s, request).callbacks.append(self._reach_server)
+        else:
+            self._admit(request)
+
+    def _reach_server(self, event: simpy.Event) -> None:
+        self._admit(event.value)
+
+    def _admit(self, request: Request) -> None:
+        request.server_arrival = self.env.now
+        self.servers[request.server].admit(request)
+
+    def _left_server(self, request: Request, computed: bool) -> None:
+        """The server is done with the request: the result returns after the overhead."""
         if not computed:
             self._end(request, "dropped")
             return
-        yield env.timeout(self.compute.overhead_s + request.return_s)
-        request.finish = env.now
+        delay_s = self.compute.overhead_s + request.return_s
+        self.env.timeout(delay_s, request).callbacks.append(self._delivered)
+
+    def _delivered(self, event: simpy.Event) -> None:
+        request: Request = event.value
+        request.finish = self.env.now
         request.latency = request.finish - request.arrival
         on_time = request.finish <= request.deadline
         self._end(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-import simpy
+from edgesim.sim.request import Request
 
 __all__ = ["Uplink"]
 
@@ -13,27 +13,25 @@ class Uplink:
     """The sub-channels of one base station; one uploading request holds one sub-channel.
 
     A request that finds every sub-channel busy waits in FIFO order. This is a counting
-    resource like :class:`simpy.Resource`, but a request that finds a free sub-channel gets it
-    without an event, which keeps the common case cheap.
+    resource like :class:`simpy.Resource` without its events: the simulation starts an upload
+    as soon as :meth:`acquire` or :meth:`release` hands it a sub-channel.
     """
 
-    def __init__(self, env: simpy.Environment, subchannels: int) -> None:
-        self.env = env
+    def __init__(self, subchannels: int) -> None:
         self.free = subchannels
-        self.waiting: deque[simpy.Event] = deque()
+        self.waiting: deque[Request] = deque()
 
-    def acquire(self) -> simpy.Event | None:
-        """Take a sub-channel: ``None`` if one was free, else an event to wait for."""
+    def acquire(self, request: Request) -> bool:
+        """Take a sub-channel for ``request``: True if one was free, else it queues."""
         if self.free > 0:
             self.free -= 1
-            return None
-        grant = self.env.event()
-        self.waiting.append(grant)
-        return grant
+            return True
+        self.waiting.append(request)
+        return False
 
-    def release(self) -> None:
-        """Give a sub-channel back, to the longest waiter if any."""
+    def release(self) -> Request | None:
+        """Give a sub-channel back: to the longest waiter, which is returned, if any."""
         if self.waiting:
-            self.waiting.popleft().succeed()
-        else:
-            self.free += 1
+            return self.waiting.popleft()
+        self.free += 1
+        return None
