@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "Allocation",
@@ -64,8 +65,7 @@ class ComputeParams:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
+class Allocation(NamedTuple):
     """How one request is computed: the CPU share, both frequencies, times and energies.
 
     A unit that gets no work has frequency 0, time 0 and energy 0. Times exclude the fixed

@@ -17,8 +17,7 @@ upload time, is minimised by golden-section search.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from edgesim.model.compute import (
     Allocation,
@@ -43,8 +42,7 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _SEARCH_STEPS = 40
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """A request's planned upload and predicted compute.
 
     ``feasible`` is False when no plan meets the deadline; the request is then planned at

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edgesim.model.compute import ComputeParams
 from edgesim.model.planning import max_speed_finish_s
@@ -19,8 +20,7 @@ from edgesim.sim.random import BufferedStream
 __all__ = ["REJECT", "Decision", "ModelView", "Observation", "Policy"]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """Serve the request on ``server`` at quality ``level``, or reject it (server -1).
 
     ``use_cpu=False`` keeps the whole job on the GPU; ``dvfs`` overrides the scenario's DVFS

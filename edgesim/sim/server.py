@@ -86,6 +86,7 @@ class ComputeUnit:
         self.hz = 0.0
         self.server.part_done(request)
         self._start_next()
+        self.server.record_state()
 
 
 class EdgeServer:
@@ -191,7 +192,6 @@ class EdgeServer:
         else:
             cycles = (1.0 - request.cpu_share) * request.work_gpu
             request.energy_gpu_j = params.gpu_kappa * cycles * (request.gpu_ghz * 1e9) ** 2
-        self.record_state()
 
     def part_done(self, request: Request) -> None:
         """A unit finished a part; when it was the last, the request joins and leaves.
@@ -207,7 +207,6 @@ class EdgeServer:
             request.server_departure = now
             request.compute_end = now + self.params.overhead_s
             self._done(request, True)
-        self.record_state()
 
     def drop(self, request: Request) -> None:
         """Drop a request whose deadline passed while a part of it waited."""
@@ -216,4 +215,3 @@ class EdgeServer:
             request.server_departure = self.env.now
             self.in_system -= 1
             self._done(request, False)
-        self.record_state()
