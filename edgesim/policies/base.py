@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from edgesim.model.compute import ComputeParams
 from edgesim.model.planning import max_speed_finish_s
 from edgesim.model.radio import RadioParams, rate_bps
-from edgesim.sim.random import BufferedStream
+
+if TYPE_CHECKING:
+    from edgesim.sim.random import BufferedStream
 
 __all__ = ["REJECT", "Decision", "ModelView", "Observation", "Policy"]
 

@@ -1,12 +1,17 @@
 """One simulation run: builds the SimPy processes of a scenario, runs them, writes the trace.
 
-The story of a request (:meth:`Simulation._serve`): a device makes it; it waits for the next
-decision epoch; the policy picks a server and level and the planner the upload power; it waits
-for a free sub-channel of its base station and uploads; the backhaul forwards it to the server;
-the server fixes its CPU share and frequencies and queues its two parts; once both parts are
-done it leaves the server, and after the fixed overhead the result returns over the backhaul
-and the downlink. The request then ends as completed, missed, dropped or rejected, and is
-written to the trace.
+The story of a request, told by the methods from :meth:`Simulation.new_request` to
+:meth:`Simulation._delivered`: a device makes it; it waits for the next decision epoch; the
+policy picks a server and level and the planner the upload power (:meth:`Simulation.apply`); it
+waits for a free sub-channel of its base station and uploads; the backhaul forwards it to the
+server; the server fixes its CPU share and frequencies and queues its two parts; once both parts
+are done it leaves the server, and after the fixed overhead the result returns over the
+backhaul and the downlink. The request then ends as completed, missed, dropped or rejected, and
+is written to the trace.
+
+Each step is a SimPy timeout whose callback starts the next one, rather than a process per
+request: a process costs two extra events and a generator resume at every step, which made
+it the largest single cost of the simulator (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import simpy
 from edgesim.model.compute import ComputeParams, work_cycles
 from edgesim.model.planning import Plan, plan_request
 from edgesim.model.quality import quality as level_quality
-from edgesim.model.radio import RadioParams
+from edgesim.model.radio import RadioParams, rate_bps
 from edgesim.model.utility import UtilityParams, utility
 from edgesim.policies import Decision, ModelView, Observation, Policy, make_policy
 from edgesim.scenario import Scenario
@@ -323,11 +328,7 @@ class Simulation:
             self._end(request, "dropped")
             return
         request.upload_start = env.now
-        upload_s = (
-            request.input_bits
-            / self.radio.bandwidth_hz
-            / math.log2(1.0 + request.tx_power_w * request.gain / self.radio.noise_w)
-        )
+        upload_s = request.input_bits / rate_bps(request.tx_power_w, request.gain, self.radio)
         request.energy_tx_j = request.tx_power_w * upload_s
         env.timeout(upload_s, request).callbacks.append(self._upload_done)
 
