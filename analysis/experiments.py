@@ -29,21 +29,20 @@ import logging
 import multiprocessing
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
+from analysis import runs
 from analysis.bootstrap import comparison_table
-from analysis.runs import load_run
-from analysis.stats import run_statistics
+from analysis.files import write_atomic, write_json_atomic
+from analysis.stats import cells_table
 from edgesim.policies import REFERENCE_POLICIES
 from edgesim.runner import Cell, cell_is_complete, resolve_cell_scenario, run_cell
-from edgesim.scenario import Scenario, ScenarioError
+from edgesim.scenario import Scenario, ScenarioError, parse_yaml
 
 __all__ = [
     "CellsFailedError",
@@ -68,15 +67,22 @@ class CellsFailedError(RuntimeError):
     """Some cells failed while running; the table of the others was written.
 
     ``failures`` lists one dict per failed cell with its ``cell`` path and ``error``.
+    ``table_written`` is False when no cell succeeded: then there is no ``table.csv`` (an old
+    one was removed), and the message says so.
     """
 
-    def __init__(self, failures: list[dict[str, Any]], folder: Path) -> None:
+    def __init__(
+        self, failures: list[dict[str, Any]], folder: Path, table_written: bool = True
+    ) -> None:
         self.failures = failures
         self.folder = folder
+        self.table_written = table_written
         names = ", ".join(f["cell"] for f in failures[:5])
         more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        table = "" if table_written else "; no cell succeeded, so there is no table.csv"
         super().__init__(
-            f"{len(failures)} cell(s) failed: {names}{more} (errors in {folder / 'failures.json'})"
+            f"{len(failures)} cell(s) failed: {names}{more} "
+            f"(errors in {folder / 'failures.json'}){table}"
         )
 
 
@@ -91,8 +97,13 @@ class _Job:
     @property
     def name(self) -> str:
         """The cell's path below ``cells/``."""
-        parts = [self.setting, self.label] if self.setting else [self.label]
-        return "/".join([*parts, f"seed-{self.cell.seed}"])
+        return runs.cell_name(self.setting, self.label, self.cell.seed)
+
+    def table_cell(self) -> runs.Cell:
+        """The cell as :mod:`analysis.runs` lists it, for its row of the table."""
+        return runs.Cell(
+            self.label, self.cell.seed, Path(self.cell.out), self.setting, self.cell.overrides
+        )
 
 
 def parse_vary(pairs: Sequence[str]) -> dict[str, list[Any]]:
@@ -120,7 +131,7 @@ def parse_vary(pairs: Sequence[str]) -> dict[str, list[Any]]:
 
 def _parse_values(pair: str, text: str) -> list[Any]:
     try:
-        values = yaml.safe_load(f"[{text}]")
+        values = parse_yaml(f"[{text}]")
     except yaml.YAMLError:
         raise ScenarioError(f"--vary {pair}: values are not valid YAML") from None
     if any(value is None for value in values):
@@ -203,15 +214,6 @@ def _settings(vary: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return settings
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any] | list[Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
-
-
 def _jobs(
     scenario: Scenario,
     settings: Iterable[tuple[str, dict[str, Any]]],
@@ -257,9 +259,9 @@ def run_compare(
     seed_list = _seeds(scenario, seeds)
     jobs = _jobs(scenario, [("", {})], specs, seed_list, folder)
     info = {"policies": [policy_label(p) for p in specs], "seeds": seed_list}
-    _write_json_atomic(folder / "compare.json", {**info, "scenario": scenario.to_dict()})
+    write_json_atomic(folder / "compare.json", {**info, "scenario": scenario.to_dict()})
     done = _execute(jobs, folder, workers, cluster, progress)
-    return _finish(folder, jobs, done, ("policy",), {})
+    return _finish(folder, jobs, done, ("policy",))
 
 
 def run_sweep(
@@ -294,10 +296,9 @@ def run_sweep(
         "seeds": seed_list,
         "scenario": scenario.to_dict(),
     }
-    _write_json_atomic(folder / "sweep.json", info)
+    write_json_atomic(folder / "sweep.json", info)
     done = _execute(jobs, folder, workers, cluster, progress)
-    overrides = {s["slug"]: s["overrides"] for s in settings}
-    return _finish(folder, jobs, done, ("setting", "policy"), overrides)
+    return _finish(folder, jobs, done, ("setting", *vary, "policy"))
 
 
 def _execute(
@@ -386,58 +387,37 @@ def _with_progress(
             yield outcome
 
 
-def _cell_rows(jobs: list[_Job], results: dict[str, str]) -> pd.DataFrame:
-    rows = []
-    for job in jobs:
-        if results[job.name]:
-            continue
-        row = {"setting": job.setting, "policy": job.label, "seed": job.cell.seed}
-        row.update(run_statistics(load_run(job.cell.out)))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _table_value(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, list | tuple | dict) else value
-
-
 def _finish(
-    folder: Path,
-    jobs: list[_Job],
-    results: dict[str, str],
-    group_by: tuple[str, ...],
-    overrides: dict[str, dict[str, Any]],
+    folder: Path, jobs: list[_Job], results: dict[str, str], group_by: tuple[str, ...]
 ) -> Path:
-    """Write ``table.csv`` of the cells that ran and ``failures.json``; raise on failures."""
+    """Write ``table.csv`` of the cells that ran and ``failures.json``; raise on failures.
+
+    A sweep groups by setting, each varied key (a column of every cell row, constant within
+    a setting) and policy, so the table has a column per varied key.
+    """
     table_path = folder / "table.csv"
-    cells = _cell_rows(jobs, results)
-    if len(cells):
-        table = comparison_table(cells, group_by)
-        for key in dict.fromkeys(k for o in overrides.values() for k in o):
-            values = [_table_value(overrides[slug].get(key)) for slug in table["setting"]]
-            table.insert(table.columns.get_loc("policy"), key, values)
-        _write_table(table, table_path)
-    failures = [
-        {
-            "cell": job.name,
-            "policy": job.cell.policy,
-            "seed": job.cell.seed,
-            "overrides": job.cell.overrides,
-            "error": results[job.name],
-        }
-        for job in jobs
-        if results[job.name]
-    ]
+    succeeded = [job.table_cell() for job in jobs if not results[job.name]]
+    if succeeded:
+        table = comparison_table(cells_table(succeeded), group_by)
+        write_atomic(table_path, table.to_csv(index=False))
+    elif table_path.exists():
+        table_path.unlink()
+        logger.warning("%s: no cell succeeded; removed the old %s", folder, table_path.name)
+    failures = [_failure(job, results[job.name]) for job in jobs if results[job.name]]
     failures_path = folder / "failures.json"
     if failures:
-        _write_json_atomic(failures_path, failures)
-        raise CellsFailedError(failures, folder)
+        write_json_atomic(failures_path, failures)
+        raise CellsFailedError(failures, folder, table_written=bool(succeeded))
     failures_path.unlink(missing_ok=True)
     return table_path
 
 
-def _write_table(table: pd.DataFrame, path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    table.to_csv(temporary, index=False)
-    os.replace(temporary, path)
+def _failure(job: _Job, error: str) -> dict[str, Any]:
+    """The entry of ``failures.json`` for a failed cell."""
+    return {
+        "cell": job.name,
+        "policy": job.cell.policy,
+        "seed": job.cell.seed,
+        "overrides": job.cell.overrides,
+        "error": error,
+    }

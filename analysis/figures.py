@@ -23,6 +23,7 @@ from analysis.timeseries import binned_time_average
 PANEL_WIDTH_IN = 4.0
 PANEL_HEIGHT_IN = 3.0
 LEARNING_METRICS = ("episode_return", "mean_utility", "deadline_hit_ratio")
+QUEUE_FIGURE_MAX_SERVERS = 8
 OUTCOME_COLOURS = {
     "completed": "#4c9f70",
     "missed": "#e0a030",
@@ -69,16 +70,43 @@ def _pretty(name: str) -> str:
 
 def latency_cdf_figure(cdfs: Mapping[str, pd.DataFrame]) -> Figure:
     """Plot one empirical latency CDF line per label (frames from ``stats.latency_cdf``)."""
+    return _cdf_figure(
+        cdfs, "latency_s", "latency of completed requests [s]", "fraction of completed requests"
+    )
+
+
+def waiting_time_cdf_figure(cdfs: Mapping[str, pd.DataFrame]) -> Figure:
+    """Plot one empirical CDF of waiting times per label, e.g. per server.
+
+    The frames come from ``stats.ecdf(waits_s, "waiting_s")``.
+    """
+    return _cdf_figure(
+        cdfs,
+        "waiting_s",
+        "waiting time at the server [s]",
+        "fraction of served requests",
+        legend_title=None,
+    )
+
+
+def _cdf_figure(
+    cdfs: Mapping[str, pd.DataFrame],
+    column: str,
+    xlabel: str,
+    ylabel: str,
+    legend_title: str | None = "policy",
+) -> Figure:
+    """Plot one step line per label of the ``column``/``cdf`` frames of ``stats.ecdf``."""
     with _style():
         figure, (ax,) = new_figure(1)
         colours = _palette(list(cdfs))
         for label, frame in cdfs.items():
-            ax.step(frame["latency_s"], frame["cdf"], where="post", label=label, c=colours[label])
-        ax.set_xlabel("latency of completed requests [s]")
-        ax.set_ylabel("fraction of completed requests")
+            ax.step(frame[column], frame["cdf"], where="post", label=label, c=colours[label])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.set_ylim(0, 1.02)
         if len(cdfs) > 1:
-            ax.legend(title="policy")
+            ax.legend(title=legend_title)
     return figure
 
 
@@ -134,7 +162,7 @@ def queue_length_figure(
     simulated_s: float,
     columns: Sequence[str] = ("cpu_queue", "gpu_queue"),
     bins: int = 200,
-    max_servers: int = 8,
+    max_servers: int = QUEUE_FIGURE_MAX_SERVERS,
 ) -> Figure:
     """Plot queue lengths over time, one panel per server (at most ``max_servers``).
 

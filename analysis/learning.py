@@ -20,14 +20,14 @@ import pandas as pd
 
 from analysis.bootstrap import comparison_table
 from analysis.runs import list_cells, load_run
-from analysis.stats import run_statistics
+from analysis.stats import cell_row
 
 __all__ = ["ALGORITHM_STATISTICS", "algorithm_of", "algorithm_table", "main"]
 
 ALGORITHM_STATISTICS = (
     "mean_utility",
     "deadline_hit_ratio",
-    "energy_per_request_j",
+    "energy_total_per_request_j",
     "mean_quality",
     "mean_latency_s",
 )
@@ -44,21 +44,12 @@ def algorithm_of(policy: str) -> str:
 
 
 def _cell_rows(folder: str | Path) -> pd.DataFrame:
+    """One row per current cell: its ``algorithm``, then :func:`analysis.stats.cell_row`."""
     rows = []
     for cell in list_cells(folder):
         run = load_run(cell.path)
-        statistics = run_statistics(run)
-        statistics["energy_per_request_j"] = sum(
-            statistics[f"energy_{part}_per_request_j"] for part in ("tx", "cpu", "gpu")
-        )
-        rows.append(
-            {
-                "algorithm": algorithm_of(str(run.manifest.get("policy", cell.policy))),
-                "policy": cell.policy,
-                "seed": cell.seed,
-                **statistics,
-            }
-        )
+        algorithm = algorithm_of(str(run.manifest.get("policy", cell.policy)))
+        rows.append({"algorithm": algorithm, **cell_row(cell, run)})
     return pd.DataFrame(rows)
 
 
@@ -68,8 +59,10 @@ def algorithm_table(
     """One row per algorithm or reference scheme: each statistic's mean and 95% interval.
 
     Cells of every checkpoint of an algorithm are pooled (training seeds times evaluation
-    seeds); ``cells`` counts them. ``energy_per_request_j`` is the requests' own transmit and
-    dynamic compute energy averaged over all requests (rejected ones spend none).
+    seeds); ``cells`` counts them. The statistics are those of
+    :func:`analysis.stats.run_statistics`: energy is ``energy_total_per_request_j``, the
+    requests' transmit and compute energy plus the servers' static and idle energy, over all
+    requests.
     """
     cells = _cell_rows(folder)
     names = [name for name in statistics if name in cells]

@@ -11,10 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +23,15 @@ from matplotlib.figure import Figure
 
 from analysis import figures, servers, stats
 from analysis.bootstrap import comparison_table, summarise_cells
+from analysis.files import write_atomic
 from analysis.runs import (
     Run,
     detect_kind,
+    last_logged_values,
     list_cells,
     load_run,
     policy_order,
+    read_failures,
     sweep_parameters,
     training_progress,
 )
@@ -90,25 +90,11 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> tuple[Pat
     target = Path(out) if out is not None else path
     target.mkdir(parents=True, exist_ok=True)
     for name, data in pngs.items():
-        _write_atomic(target / _png_name(name), data)
-    md_path = target / "report.md"
-    html_path = target / "report.html"
-    _write_atomic(md_path, render_markdown(report).encode("utf-8"))
-    _write_atomic(html_path, render_html(report, pngs).encode("utf-8"))
+        write_atomic(target / _png_name(name), data)
+    md_path = write_atomic(target / "report.md", render_markdown(report))
+    html_path = write_atomic(target / "report.html", render_html(report, pngs))
     logger.info("wrote %s report to %s", kind, html_path)
     return html_path, md_path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside ``path`` and rename it into place."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def _png_bytes(figure: Figure) -> bytes:
@@ -257,14 +243,14 @@ def _add_request_sections(report: Report, run: Run) -> None:
 
 def _add_server_sections(report: Report, run: Run) -> None:
     """Add utilisation, queues, waiting times and the Little's-law check to a run report."""
-    count = int(run.scenario.get("servers", {}).get("count", 0)) or None
+    count = servers.scenario_server_count(run)
     simulated_s = run.simulated_s
     usage = servers.utilisation(run.servers, simulated_s, count)
     report.heading("Servers")
     report.table("Utilisation (busy time / simulated time)", usage)
     report.table("Queue lengths, time-weighted", servers.queue_stats(run.servers, simulated_s))
     report.table(
-        "Waiting time, compute_start - upload_end [s]",
+        "Waiting time at the server, compute_start - server_arrival [s]",
         servers.waiting_time_stats(run.requests, by_server=True),
     )
     report.table(
@@ -274,33 +260,72 @@ def _add_server_sections(report: Report, run: Run) -> None:
     report.figure(
         "utilisation", "CPU and GPU utilisation per server", figures.utilisation_figure(usage)
     )
+    _add_waiting_figure(report, run)
     if len(run.servers):
         report.figure(
             "queues",
-            "CPU and GPU queue lengths over time per server (window means)",
+            _queue_caption(run.servers["server"].nunique()),
             figures.queue_length_figure(run.servers, simulated_s),
         )
 
 
-def _hashable(value: Any) -> Any:
-    """A sweep value usable as a table key: lists (ranges) become their JSON text."""
-    return json.dumps(value) if isinstance(value, list | dict) else value
+def _add_waiting_figure(report: Report, run: Run) -> None:
+    """Add the per-server CDF of waiting times, when some request was served."""
+    waits = servers.waiting_times_by_server(run.requests)
+    if not waits:
+        return
+    cdfs = {f"server {s}": stats.ecdf(w, "waiting_s") for s, w in waits.items()}
+    report.figure(
+        "waiting-cdf",
+        "Empirical CDF of the waiting time at the server (compute_start - server_arrival) "
+        "of served requests, per server",
+        figures.waiting_time_cdf_figure(cdfs),
+    )
+
+
+def _queue_caption(server_count: int) -> str:
+    """Caption of the queue figure, saying which servers it leaves out."""
+    caption = "CPU and GPU queue lengths over time per server (window means)"
+    shown = figures.QUEUE_FIGURE_MAX_SERVERS
+    if server_count > shown:
+        caption += f"; the first {shown} of {server_count} servers are shown"
+    return caption
 
 
 def _gather_cells(folder: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[str]]:
-    """Load each cell once; return its statistics, pooled latencies per policy and policies."""
+    """Load each current cell once; return its rows, pooled latencies per policy and policies."""
     cells = list_cells(folder)
     rows = []
     latencies_s: dict[str, list[np.ndarray]] = {}
     for cell in cells:
         run = load_run(cell.path)
-        row = {"setting": cell.setting, "policy": cell.policy, "seed": cell.seed}
-        overrides = {key: _hashable(value) for key, value in cell.overrides.items()}
-        rows.append({**row, **overrides, **stats.run_statistics(run)})
+        rows.append(stats.cell_row(cell, run))
         completed = stats.completed(run.requests)["latency"].dropna().to_numpy(dtype=float)
         latencies_s.setdefault(cell.policy, []).append(completed)
     pooled = {p: np.concatenate(v) for p, v in latencies_s.items()}
     return pd.DataFrame(rows), pooled, policy_order(folder, cells)
+
+
+def _add_failures(report: Report, folder: Path) -> None:
+    """Add the cells whose last run failed (``failures.json``), when there are any."""
+    failures = read_failures(folder)
+    if not failures:
+        return
+    report.heading("Failed cells")
+    report.paragraph(
+        f"{len(failures)} cell(s) failed in the last run and are not in the tables or figures."
+    )
+    frame = pd.DataFrame(
+        [{"cell": str(f.get("cell", "")), "error": str(f.get("error", ""))} for f in failures]
+    )
+    report.table("Failed cells and their errors", frame)
+
+
+def _empty_report(report: Report, folder: Path) -> Report:
+    """Finish the report of a folder none of whose current cells has results."""
+    report.paragraph("No cell of this folder has results, so there are no statistics.")
+    _add_failures(report, folder)
+    return report
 
 
 def _ci_display(table: pd.DataFrame, keys: Sequence[str], names: Sequence[str]) -> pd.DataFrame:
@@ -318,7 +343,7 @@ def _ci_display(table: pd.DataFrame, keys: Sequence[str], names: Sequence[str]) 
 
 
 def _statistic_names(cells: pd.DataFrame) -> list[str]:
-    """Return the statistics present in a cell table, headline ones first."""
+    """Return the request statistics present in a cell table, headline ones first."""
     present = [c for c in KEY_STATISTICS if c in cells]
     fractions = [f"{o}_fraction" for o in stats.OUTCOMES]
     rest = ["cost_per_request"] if "cost_per_request" in cells else []
@@ -327,21 +352,35 @@ def _statistic_names(cells: pd.DataFrame) -> list[str]:
 
 def build_compare_report(folder: Path) -> Report:
     """Build the report of a compare folder: policies side by side with bootstrap CIs."""
+    report = Report(f"edgesim comparison: {folder.name}")
     cells, pooled, policies = _gather_cells(folder)
+    if cells.empty:
+        return _empty_report(report, folder)
     names = _statistic_names(cells)
     cells["policy"] = pd.Categorical(cells["policy"], categories=policies, ordered=True)
     cells = cells.sort_values(["policy", "seed"])
     cells["policy"] = cells["policy"].astype(str)
-    table = comparison_table(cells, ("policy",), names)
-    report = Report(f"edgesim comparison: {folder.name}")
     report.paragraph(
         f"{len(policies)} policies, {cells['seed'].nunique()} seeds each. Each cell shows the "
         "mean over seeds and its 95% percentile-bootstrap confidence interval."
     )
-    report.table("Statistics per policy", _ci_display(table, ["policy"], names))
+    _add_statistic_tables(report, cells, ["policy"], names, "policy")
     summary = summarise_cells(cells, ("policy",), names)
     _add_comparison_figures(report, summary, pooled, policies)
+    _add_failures(report, folder)
     return report
+
+
+def _add_statistic_tables(
+    report: Report, cells: pd.DataFrame, keys: list[str], names: list[str], rows: str
+) -> None:
+    """Add the request statistics and the server statistics, each per group with CIs."""
+    table = comparison_table(cells, keys, [*names, *servers.SERVER_STATISTICS])
+    report.table(f"Statistics per {rows}", _ci_display(table, keys, names))
+    report.table(
+        f"Server statistics per {rows} (means over servers, then over seeds)",
+        _ci_display(table, keys, servers.SERVER_STATISTICS),
+    )
 
 
 def _add_comparison_figures(
@@ -374,21 +413,22 @@ def _add_comparison_figures(
 
 def build_sweep_report(folder: Path) -> Report:
     """Build the report of a sweep folder: statistics against each varied parameter."""
+    report = Report(f"edgesim sweep: {folder.name}")
     cells, _, policies = _gather_cells(folder)
+    if cells.empty:
+        return _empty_report(report, folder)
     parameters = {
-        key: [_hashable(value) for value in values]
+        key: [stats.hashable_value(value) for value in values]
         for key, values in sweep_parameters(folder).items()
     }
     names = _statistic_names(cells)
     keys = ["setting", *[k for k in parameters if k in cells], "policy"]
-    table = comparison_table(cells, keys, names)
-    report = Report(f"edgesim sweep: {folder.name}")
     varied = ", ".join(f"{k} in {v}" for k, v in parameters.items())
     report.paragraph(
         f"Varied {varied or 'nothing'}; policies {', '.join(policies)}. Cells show the mean "
         "over seeds and its 95% percentile-bootstrap confidence interval."
     )
-    report.table("Statistics per setting and policy", _ci_display(table, keys, names))
+    _add_statistic_tables(report, cells, keys, names, "setting and policy")
     summary = summarise_cells(cells, keys, names)
     plotted = [s for s in KEY_STATISTICS[:6] if s in names]
     for index, parameter in enumerate(k for k in parameters if k in cells):
@@ -399,6 +439,7 @@ def build_sweep_report(folder: Path) -> Report:
             f"Statistics against {parameter}, one line per policy, 95% CI bands",
             figures.sweep_figure(lines, parameter, plotted, by="line", order=parameters[parameter]),
         )
+    _add_failures(report, folder)
     return report
 
 
@@ -421,11 +462,11 @@ def build_training_report(folder: Path) -> Report:
         + ", ".join(f"{algo} ({count})" for algo, count in runs.items())
         + ". Bands are 95% bootstrap CIs of the mean over runs."
     )
-    final = progress.sort_values("step").groupby("run", sort=False).tail(1)
     metrics = [m for m in figures.LEARNING_METRICS if m in progress]
-    table = comparison_table(final, ("algo",), metrics)
+    table = comparison_table(last_logged_values(progress, metrics), ("algo",), metrics)
     report.table(
-        "Last logged value per algorithm (mean over runs, 95% CI; seeds counts runs)",
+        "Last logged value per algorithm (each run's last non-empty value; mean over runs, "
+        "95% CI; seeds counts runs)",
         _ci_display(table, ["algo"], metrics),
     )
     report.figure(

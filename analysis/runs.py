@@ -12,12 +12,18 @@ Five kinds of folder are known:
     one training run: ``progress.csv`` and ``train.json``.
 ``training-group``
     a folder holding several training folders (at most three levels down).
+
+A compare or sweep folder may also hold ``failures.json``, the cells of its last run that
+failed; :func:`list_cells` leaves those out, with any cell that ``compare.json`` or
+``sweep.json`` does not name.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +78,17 @@ class Cell:
     setting: str = ""
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        """The cell's path below ``cells/``, as ``failures.json`` names it."""
+        return cell_name(self.setting, self.policy, self.seed)
+
+
+def cell_name(setting: str, policy: str, seed: int) -> str:
+    """Return a cell's path below ``cells/``: ``[<setting>/]<policy>/seed-<n>``."""
+    parts = [setting, policy] if setting else [policy]
+    return "/".join([*parts, f"seed-{seed}"])
+
 
 @dataclass(frozen=True)
 class TrainingRun:
@@ -101,6 +118,11 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.load(handle)
 
 
+def _nulls_as_nan(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary with ``null`` (how strict JSON writes NaN, e.g. no completed request) as NaN."""
+    return {key: math.nan if value is None else value for key, value in summary.items()}
+
+
 def load_run(folder: str | Path) -> Run:
     """Load a run folder; ``requests`` is sorted by ``request_id``.
 
@@ -118,7 +140,7 @@ def load_run(folder: str | Path) -> Run:
         path=path,
         requests=requests,
         servers=_read_servers(path / "servers.parquet"),
-        summary=_read_json(path / "summary.json"),
+        summary=_nulls_as_nan(_read_json(path / "summary.json")),
         manifest=_read_json(path / "manifest.json"),
     )
 
@@ -197,25 +219,64 @@ def _seed_cells(folder: Path, policy: str, setting: str, overrides: dict[str, An
 
 
 def list_cells(folder: str | Path) -> list[Cell]:
-    """List every run folder of a compare or sweep folder, with its policy, seed and setting.
+    """List the current run folders of a compare or sweep folder, with policy, seed and setting.
 
     Policy and setting names are the folder names; a sweep's overrides come from ``sweep.json``.
+    A cell is left out when ``compare.json`` or ``sweep.json`` lists policies, seeds or
+    settings that do not include it (it is left over from an earlier run into the same folder),
+    or when ``failures.json`` names it (its last run failed).
     """
     path = Path(folder)
     kind = detect_kind(path)
     if kind not in ("compare", "sweep"):
         raise ValueError(f"{path}: a {kind} folder has no cells")
-    cells_dir = path / "cells"
-    if kind == "compare":
-        policy_dirs = sorted(p for p in cells_dir.iterdir() if p.is_dir())
-        return [cell for p in policy_dirs for cell in _seed_cells(p, p.name, "", {})]
+    found = _compare_cells(path) if kind == "compare" else _sweep_cells(path)
+    record = _read_json(path / f"{kind}.json")
+    failed = {str(failure.get("cell")) for failure in read_failures(path)}
+    return [cell for cell in found if _is_recorded(cell, record) and cell.name not in failed]
+
+
+def _compare_cells(path: Path) -> list[Cell]:
+    """Every ``cells/<policy>/seed-<n>`` run folder on disk."""
+    policy_dirs = sorted(p for p in (path / "cells").iterdir() if p.is_dir())
+    return [cell for p in policy_dirs for cell in _seed_cells(p, p.name, "", {})]
+
+
+def _sweep_cells(path: Path) -> list[Cell]:
+    """Every ``cells/<setting>/<policy>/seed-<n>`` run folder on disk, with its overrides."""
     overrides = sweep_overrides(path)
     cells = []
-    for setting_dir in sorted(p for p in cells_dir.iterdir() if p.is_dir()):
+    for setting_dir in sorted(p for p in (path / "cells").iterdir() if p.is_dir()):
         for policy_dir in sorted(p for p in setting_dir.iterdir() if p.is_dir()):
             found = overrides.get(setting_dir.name, {})
             cells.extend(_seed_cells(policy_dir, policy_dir.name, setting_dir.name, found))
     return cells
+
+
+def _is_recorded(cell: Cell, record: dict[str, Any]) -> bool:
+    """Tell whether a cell's policy, seed and setting are among those the record lists.
+
+    A record without one of the lists (or no record at all) does not restrict that part.
+    """
+    if "policies" in record and cell.policy not in {str(p) for p in record["policies"]}:
+        return False
+    if "seeds" in record and cell.seed not in {int(s) for s in record["seeds"]}:
+        return False
+    slugs = {str(s["slug"]) for s in record.get("settings", [])}
+    return not (cell.setting and "settings" in record and cell.setting not in slugs)
+
+
+def read_failures(folder: str | Path) -> list[dict[str, Any]]:
+    """Return the failed cells of a compare or sweep folder's last run (``failures.json``).
+
+    Each entry has at least ``cell`` (its path below ``cells/``) and ``error``; a folder
+    without the file has none.
+    """
+    path = Path(folder) / "failures.json"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return list(json.load(handle))
 
 
 def sweep_overrides(folder: str | Path) -> dict[str, dict[str, Any]]:
@@ -278,3 +339,14 @@ def training_progress(folder: str | Path) -> pd.DataFrame:
     if not frames:
         raise ValueError(f"{root}: no progress.csv found")
     return pd.concat(frames, ignore_index=True)
+
+
+def last_logged_values(progress: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Return each training run's last non-empty value of every column, one row per run.
+
+    Episode statistics are logged only on rows where an episode ended, so the last row of a
+    run is often empty in those columns; each column is read back to its last value on its
+    own. Columns: ``algo``, ``run`` and ``columns`` (NaN when a run never logged a column).
+    """
+    ordered = progress.sort_values("step", kind="stable")
+    return ordered.groupby(["algo", "run"], sort=False)[list(columns)].last().reset_index()

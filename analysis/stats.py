@@ -6,14 +6,16 @@ a run. ``docs/analysis.md`` states which rows each statistic counts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.runs import Run, list_cells, load_run
-from analysis.timeseries import time_above_zero_s
+from analysis.runs import Cell, Run, list_cells, load_run
+from analysis.servers import server_run_statistics, unit_busy_s
 
 OUTCOMES = ("completed", "missed", "dropped", "rejected", "pending")
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -84,23 +86,6 @@ def deadline_hit_ratio(requests: pd.DataFrame) -> float:
     if ended_count == 0:
         return float("nan")
     return len(completed(requests)) / ended_count
-
-
-def unit_busy_s(servers: pd.DataFrame, simulated_s: float) -> pd.DataFrame:
-    """Return each server's CPU and GPU busy seconds (indexed by server).
-
-    Busy time is the time ``cpu_busy``/``gpu_busy`` is positive, up to ``simulated_s``.
-    """
-    rows = {}
-    for server, series in servers.groupby("server", sort=True):
-        times_s = series["time_s"].to_numpy(dtype=float)
-        rows[server] = {
-            unit: time_above_zero_s(times_s, series[f"{unit}_busy"].to_numpy(), simulated_s)
-            for unit in ("cpu", "gpu")
-        }
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["cpu", "gpu"], dtype=float)
-    frame.index.name = "server"
-    return frame.rename(columns={"cpu": "cpu_busy_s", "gpu": "gpu_busy_s"})
 
 
 def server_power_energy_j(
@@ -186,8 +171,9 @@ def throughput_per_s(requests: pd.DataFrame, simulated_s: float) -> float:
 def run_statistics(run: Run) -> dict[str, float]:
     """Return the headline statistics of one run as a flat dict of floats.
 
-    These are the columns of comparison tables; ``cost_per_request`` appears only when the
-    scenario sets a price.
+    These are the columns of comparison tables: the requests' statistics, then the servers'
+    (:func:`analysis.servers.server_run_statistics`); ``cost_per_request`` appears only when
+    the scenario sets a price.
     """
     requests = run.requests
     latency = latency_stats(requests)
@@ -207,6 +193,7 @@ def run_statistics(run: Run) -> dict[str, float]:
         "throughput_per_s": throughput_per_s(requests, run.simulated_s),
         **{f"energy_{key[:-2]}_per_request_j": value for key, value in energy.items()},
         **{f"{name}_fraction": float(fractions[name]) for name in OUTCOMES},
+        **server_run_statistics(run),
     }
     money = service_cost(run).get("money")
     if money is not None:
@@ -214,16 +201,33 @@ def run_statistics(run: Run) -> dict[str, float]:
     return stats
 
 
-def cell_statistics(folder: str) -> pd.DataFrame:
-    """Return one row of :func:`run_statistics` per cell of a compare or sweep folder.
+def hashable_value(value: Any) -> Any:
+    """Return a setting's value as a table key: lists and dicts (ranges) become JSON text."""
+    return json.dumps(value) if isinstance(value, list | tuple | dict) else value
 
-    Leading columns: ``setting`` (empty for compare), ``policy``, ``seed``, then one column per
-    overridden key of a sweep setting, then the statistics.
+
+def cell_row(cell: Cell, run: Run) -> dict[str, Any]:
+    """Return the table row of one cell: its keys, its setting's overrides, its statistics.
+
+    Keys are ``setting`` (empty for a comparison), ``policy`` and ``seed``; each overridden
+    key of a sweep setting follows, its value passed through :func:`hashable_value`; then
+    every statistic of :func:`run_statistics` of ``run`` (the cell's loaded run folder).
     """
-    rows = []
-    for cell in list_cells(folder):
-        row: dict[str, Any] = {"setting": cell.setting, "policy": cell.policy, "seed": cell.seed}
-        row.update(cell.overrides)
-        row.update(run_statistics(load_run(cell.path)))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    row: dict[str, Any] = {"setting": cell.setting, "policy": cell.policy, "seed": cell.seed}
+    row.update({key: hashable_value(value) for key, value in cell.overrides.items()})
+    row.update(run_statistics(run))
+    return row
+
+
+def cells_table(cells: Iterable[Cell]) -> pd.DataFrame:
+    """Return one :func:`cell_row` per cell, loading each cell's run folder."""
+    return pd.DataFrame([cell_row(cell, load_run(cell.path)) for cell in cells])
+
+
+def cell_statistics(folder: str | Path) -> pd.DataFrame:
+    """Return one :func:`cell_row` per current cell of a compare or sweep folder.
+
+    The cells are those of :func:`analysis.runs.list_cells`, so a cell left over from an
+    earlier run into the folder, or one whose last run failed, is not in the table.
+    """
+    return cells_table(list_cells(folder))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 SERVER_COLUMNS = ["time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cpu_busy", "gpu_busy"]
+EPISODE_COLUMNS = ("episode_return", "mean_utility", "deadline_hit_ratio")
 
 
 def default_scenario(server_count: int = 2, duration_s: float = 200.0) -> dict[str, Any]:
@@ -205,8 +206,12 @@ def write_sweep(
     rates_per_s: Sequence[float],
     policies: Sequence[str],
     seeds: Sequence[int],
+    **run_options: Any,
 ) -> Path:
-    """Write a sweep folder varying ``devices.arrival.rate_per_s`` (scaled to the toy system)."""
+    """Write a sweep folder varying ``devices.arrival.rate_per_s`` (scaled to the toy system).
+
+    ``run_options`` go to :func:`write_random_run` (e.g. ``duration_s``).
+    """
     path = Path(folder)
     key = "devices.arrival.rate_per_s"
     settings = []
@@ -216,7 +221,7 @@ def write_sweep(
         for policy in policies:
             for seed in seeds:
                 cell = path / "cells" / slug / policy / f"seed-{seed}"
-                write_random_run(cell, seed, policy, rate_per_s=rate)
+                write_random_run(cell, seed, policy, rate_per_s=rate, **run_options)
     info = {
         "vary": {key: list(rates_per_s)},
         "settings": settings,
@@ -227,22 +232,32 @@ def write_sweep(
     return path
 
 
-def write_training(folder: str | Path, algo: str, seed: int, steps: int = 50) -> Path:
-    """Write a training folder with a noisy rising learning curve and ``train.json``."""
+def write_training(
+    folder: str | Path, algo: str, seed: int, steps: int = 50, episode_every: int = 1
+) -> Path:
+    """Write a training folder with a noisy rising learning curve and ``train.json``.
+
+    As in a real ``progress.csv``, the episode columns (:data:`EPISODE_COLUMNS`) have a value
+    only on rows where an episode ended: every ``episode_every``-th row, counting from the
+    first; the other rows leave them empty. ``episodes`` counts the episodes ended so far.
+    """
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     step = np.arange(1, steps + 1) * 100
     progress_share = (1 - np.exp(-step / (step[-1] / 3))) / _policy_speed(algo)
+    ended = np.arange(steps) % max(episode_every, 1) == 0
     frame = pd.DataFrame(
         {
             "step": step,
+            "episodes": np.cumsum(ended).astype(float),
             "episode_return": 50 * progress_share + rng.normal(0, 3, steps),
             "mean_utility": progress_share - 0.5 + rng.normal(0, 0.05, steps),
             "deadline_hit_ratio": np.clip(0.5 + 0.4 * progress_share, 0, 1),
             "critic_loss": np.exp(-step / step[-1]) + rng.normal(0, 0.01, steps),
         }
     )
+    frame.loc[~ended, list(EPISODE_COLUMNS)] = np.nan
     frame.to_csv(path / "progress.csv", index=False)
     info = {"algo": algo, "seed": seed, "scenario": default_scenario()}
     (path / "train.json").write_text(json.dumps(info), encoding="utf-8")

@@ -18,13 +18,22 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgesim.scenario import Scenario, apply_overrides, load_scenario_dict
 
-__all__ = ["Cell", "cell_is_complete", "resolve_cell_scenario", "run_cell"]
+__all__ = [
+    "Cell",
+    "TrainingCell",
+    "cell_is_complete",
+    "resolve_cell_scenario",
+    "run_cell",
+    "run_training",
+    "training_is_complete",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +109,84 @@ def run_cell(cell: Cell) -> str:
     Simulation(scenario, policy=cell.policy, seed=cell.seed).run(out=cell.out)
     logger.info("%s: done", cell.out)
     return cell.out
+
+
+@dataclass(frozen=True)
+class TrainingCell:
+    """One training run of an experiment, as plain picklable data, like :class:`Cell`.
+
+    :param scenario: the fully resolved scenario to train on (:meth:`Scenario.to_dict`).
+    :param algo: the algorithm, one of :data:`edgesim.rl.train.ALGOS`.
+    :param steps: the environment steps of the whole run.
+    :param seed: the training seed.
+    :param out: the training folder to write (absolute, so any worker finds it).
+    :param base_dir: the folder relative trace paths resolve against.
+    """
+
+    scenario: dict[str, Any]
+    algo: str
+    steps: int
+    seed: int
+    out: str
+    base_dir: str = field(default=".")
+
+
+def _training_matches(cell: TrainingCell) -> bool:
+    """Tell whether the folder's ``train.json`` is this cell's algo, steps, seed and scenario."""
+    try:
+        with (Path(cell.out) / "train.json").open(encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict):
+        return False
+    wanted = {"algo": cell.algo, "steps": cell.steps, "seed": cell.seed}
+    if any(meta.get(key) != value for key, value in wanted.items()):
+        return False
+    expected = load_scenario_dict(cell.scenario, base_dir=cell.base_dir).to_dict()
+    return meta.get("scenario") == json.loads(json.dumps(expected))
+
+
+def training_is_complete(cell: TrainingCell) -> bool:
+    """Tell whether the cell's folder holds a finished training of this very cell.
+
+    The folder must have ``policy.pt`` (written last, atomically) and a ``train.json`` whose
+    algo, steps, seed and resolved scenario are the cell's.
+    """
+    return (Path(cell.out) / "policy.pt").is_file() and _training_matches(cell)
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return any(path.is_dir() for path in (folder / "checkpoints").glob("step-*"))
+
+
+def run_training(cell: TrainingCell) -> str:
+    """Train one cell and say what was done: ``"skipped"``, ``"resumed"`` or ``"trained"``.
+
+    A complete folder is kept. A partial one of the same algo, steps, seed and scenario
+    resumes from its last checkpoint; any other content of the folder (another run, no
+    checkpoint, a checkpoint that cannot be resumed) is removed and the run starts afresh.
+    Torch runs single-threaded (:data:`edgesim.rl.train.TRAINING_THREADS`).
+
+    :raises ScenarioError: when the scenario is invalid.
+    :raises ValueError: for an unknown algo or a bad step count.
+    """
+    from edgesim.rl.train import train
+
+    folder = Path(cell.out)
+    if training_is_complete(cell):
+        logger.info("%s: complete, skipped", folder)
+        return "skipped"
+    scenario = load_scenario_dict(cell.scenario, base_dir=cell.base_dir)
+    if _training_matches(cell) and _has_checkpoint(folder):
+        try:
+            train(scenario, cell.algo, cell.steps, cell.seed, folder, resume=True)
+        except (ValueError, FileNotFoundError) as error:
+            logger.warning("%s: cannot resume (%s), training afresh", folder, error)
+        else:
+            return "resumed"
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    train(scenario, cell.algo, cell.steps, cell.seed, folder)
+    logger.info("%s: trained", folder)
+    return "trained"

@@ -5,6 +5,20 @@ the model's default, so an empty file is the default scenario. Units are written
 names; scenario files use engineering units (GHz, dBm, Mbit) and the simulator converts them to
 SI units where it reads them.
 
+Validation is strict about types, so a slip in a file or a ``--set`` never passes silently:
+
+- a boolean key takes only a YAML boolean (``true``, ``false``; PyYAML also reads a bare
+  ``yes`` or ``no`` as one), never ``1`` or the text ``"yes"``;
+- an integer key takes only an integer: an integral float such as ``20.0`` is rejected too
+  (write ``20``), as are ``true`` and ``"20"``;
+- a number key takes an integer or a float, never text or a boolean, and must be finite
+  after conversion (``1e400`` is infinite and rejected);
+- an exponent without a dot (``1e6``) is a float, as in YAML 1.2 (PyYAML alone reads it as
+  text).
+
+The one exception is ``quality.resolution_weight``, whose keys may be decimal text (``"512"``)
+because JSON, in which run manifests store scenarios, has only text keys.
+
 >>> scenario = load_scenario_dict({"devices": {"count": 5}})
 >>> scenario.devices.count, scenario.servers.count
 (5, 4)
@@ -13,28 +27,40 @@ SI units where it reads them.
 from __future__ import annotations
 
 import copy
-import math
+import csv
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from edgesim.policies import check_policy
 
 __all__ = [
-    "POLICY_NAMES",
     "Scenario",
     "ScenarioError",
     "apply_overrides",
+    "check_policy_key",
     "load_scenario",
     "load_scenario_dict",
     "parse_overrides",
+    "parse_yaml",
 ]
-
-POLICY_NAMES = ("random", "round-robin", "greedy", "gpu-max")
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class ScenarioError(ValueError):
@@ -42,7 +68,9 @@ class ScenarioError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False
+    )
 
 
 def _ordered_range(value: tuple[float, float]) -> tuple[float, float]:
@@ -50,6 +78,29 @@ def _ordered_range(value: tuple[float, float]) -> tuple[float, float]:
     if low > high:
         raise ValueError(f"low end {low:g} exceeds high end {high:g}")
     return value
+
+
+def _list_as_tuple(value: Any) -> Any:
+    """YAML and JSON write a range as a list; the strict schema reads it as a pair."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _decimal_text_as_int(value: Any) -> Any:
+    """A JSON object key holding an integer (``"512"``) as that integer."""
+    return int(value) if isinstance(value, str) and value.isdecimal() else value
+
+
+PositiveRange = Annotated[
+    tuple[PositiveFloat, PositiveFloat],
+    BeforeValidator(_list_as_tuple),
+    AfterValidator(_ordered_range),
+]
+NonNegativeRange = Annotated[
+    tuple[NonNegativeFloat, NonNegativeFloat],
+    BeforeValidator(_list_as_tuple),
+    AfterValidator(_ordered_range),
+]
+ResolutionKey = Annotated[int, BeforeValidator(_decimal_text_as_int)]
 
 
 class TraceArrivals(_Section):
@@ -88,13 +139,11 @@ class Devices(_Section):
 
     count: PositiveInt = 20
     arrival: Arrivals = Field(default_factory=Arrivals)
-    input_mbit: tuple[NonNegativeFloat, NonNegativeFloat] = (0.5, 2.0)
+    input_mbit: NonNegativeRange = (0.5, 2.0)
     images: list[PositiveInt] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
-    deadline_s: tuple[PositiveFloat, PositiveFloat] = (5.0, 20.0)
-    min_quality: tuple[NonNegativeFloat, NonNegativeFloat] = (0.4, 0.8)
+    deadline_s: PositiveRange = (5.0, 20.0)
+    min_quality: NonNegativeRange = (0.4, 0.8)
     output_mbit_per_image: NonNegativeFloat = 0.8
-
-    _ranges = field_validator("input_mbit", "deadline_s", "min_quality")(_ordered_range)
 
 
 class Gpu(_Section):
@@ -188,7 +237,7 @@ class Quality(_Section):
 
     levels: list[Level] = Field(default_factory=_default_levels, min_length=1)
     s0: PositiveFloat = 17.0
-    resolution_weight: dict[int, PositiveFloat] = Field(
+    resolution_weight: dict[ResolutionKey, PositiveFloat] = Field(
         default_factory=lambda: {512: 1.0, 768: 1.25}
     )
 
@@ -237,7 +286,7 @@ class Recording(_Section):
 class Scenario(_Section):
     """A complete, validated scenario."""
 
-    seed: int = 1
+    seed: NonNegativeInt = 1
     duration_s: PositiveFloat = 3600.0
     area_m: PositiveFloat = 500.0
     devices: Devices = Field(default_factory=Devices)
@@ -268,52 +317,99 @@ class Scenario(_Section):
         return data
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"{value!r} ({type(value).__name__})"
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "text",
+}
+
+
 def _format_error(error: ValidationError) -> str:
     first = error.errors()[0]
     location = ".".join(str(part) for part in first["loc"]) or "scenario"
     message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
+    kind = first["type"]
+    if kind == "extra_forbidden":
         message = "unknown key"
+    elif kind == "finite_number":
+        message = "must be a finite number"
+    elif kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}, got {_describe(first['input'])}"
     return f"{location}: {message}"
 
 
-def _check_policy(scenario: Scenario) -> None:
-    policy = scenario.scheduler.policy
-    if policy not in POLICY_NAMES and Path(policy).suffix != ".pt":
-        names = ", ".join(POLICY_NAMES)
-        raise ScenarioError(f"scheduler.policy: unknown policy {policy!r} (known: {names})")
+def check_policy_key(policy: str, key: str = "scheduler.policy") -> None:
+    """Check that ``policy`` is a reference policy name or an existing checkpoint.
+
+    :param key: the key path or option to name in the error (``--policy`` on the CLI).
+    :raises ScenarioError: with a one-line message naming ``key``.
+    """
+    try:
+        check_policy(policy)
+    except ValueError as error:
+        raise ScenarioError(f"{key}: {error}") from None
+
+
+def _trace_header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ScenarioError(f"devices.arrival.trace.path: cannot read {path} ({error})") from None
 
 
 def _check_trace(scenario: Scenario) -> None:
+    """The trace file exists and its header names the configured columns."""
     path = scenario.trace_path()
-    if path is not None and not path.is_file():
+    if path is None:
+        return
+    if not path.is_file():
         raise ScenarioError(f"devices.arrival.trace.path: no such file: {path}")
-
-
-def _check_finite(data: Any, location: str = "") -> None:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            _check_finite(value, f"{location}.{key}" if location else str(key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            _check_finite(value, f"{location}.{index}")
-    elif isinstance(data, float) and not math.isfinite(data):
-        raise ScenarioError(f"{location}: must be a finite number")
+    trace = scenario.devices.arrival.trace
+    header = _trace_header(path)
+    for key, column in (("time_column", trace.time_column), ("size_column", trace.size_column)):
+        if column is not None and column not in header:
+            raise ScenarioError(f"devices.arrival.trace.{key}: {path} has no column {column!r}")
 
 
 def load_scenario_dict(data: dict[str, Any] | None, base_dir: str | Path = ".") -> Scenario:
-    """Validate plain scenario data; relative trace paths resolve against ``base_dir``."""
+    """Validate plain scenario data; relative trace paths resolve against ``base_dir``.
+
+    :raises ScenarioError: with a one-line message naming the offending key path.
+    """
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ScenarioError("scenario: the file must hold a mapping of keys")
-    _check_finite(data)
     try:
         scenario = Scenario.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as error:
         raise ScenarioError(_format_error(error)) from None
-    _check_policy(scenario)
+    check_policy_key(scenario.scheduler.policy)
     _check_trace(scenario)
     return scenario
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading exponent floats without a dot (``1e6``) as numbers."""
+
+
+_ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML as scenario files are read: safely, with ``1e6`` a float as in YAML 1.2."""
+    return yaml.load(text, Loader=_ScenarioLoader)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -324,7 +420,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ScenarioError(f"--set {pair}: expected KEY=VALUE")
         try:
-            overrides[key.strip()] = yaml.safe_load(text)
+            overrides[key.strip()] = parse_yaml(text)
         except yaml.YAMLError:
             raise ScenarioError(f"--set {pair}: value is not valid YAML") from None
     return overrides
@@ -353,7 +449,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -42,6 +42,23 @@ def test_latency_cdf_draws_one_line_per_policy(run):
     assert len(figure.axes[0].get_lines()) == 3
 
 
+def test_waiting_time_cdf_draws_one_step_line_per_server_ending_at_one(run):
+    waits = servers.waiting_times_by_server(run.requests)
+    cdfs = {f"server {s}": stats.ecdf(w, "waiting_s") for s, w in waits.items()}
+    figure = figures.waiting_time_cdf_figure(cdfs)
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["server 0", "server 1"]
+    assert all(line.get_ydata()[-1] == 1.0 for line in lines)
+    assert list(lines[1].get_xdata()) == sorted(waits[1])
+
+
+def test_queue_figure_draws_at_most_the_documented_number_of_servers(tmp_path):
+    many = load_run(write_random_run(tmp_path / "many", seed=1, duration_s=30.0, server_count=11))
+    figure = figures.queue_length_figure(many.servers, many.simulated_s, bins=10)
+    assert len(figure.axes) == figures.QUEUE_FIGURE_MAX_SERVERS == 8
+    assert figure.axes[-1].get_title() == "server 7"
+
+
 def test_statistic_bars_have_one_panel_per_statistic_and_one_bar_per_policy():
     figure = figures.statistic_bars_figure(
         summary_of_three_policies(), ["mean_utility", "mean_quality"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from analysis.learning import algorithm_of, algorithm_table, markdown_table
 from analysis.runs import load_run
@@ -46,6 +47,24 @@ def test_checkpoints_of_one_algorithm_are_pooled(tmp_path):
     low, high = table.loc["sac", ["mean_utility_ci_low", "mean_utility_ci_high"]]
     assert low <= np.mean(utilities) <= high
     assert "| sac | 6 |" in markdown_table(table.reset_index(), ["mean_utility"])
+
+
+def test_algorithm_energy_is_the_common_total_energy_per_request(tmp_path):
+    compare = tmp_path / "compare"
+    for seed in (1, 2):
+        write_random_run(compare / "cells" / "greedy" / f"seed-{seed}", seed, "greedy")
+    (compare / "compare.json").write_text(json.dumps({"policies": ["greedy"], "seeds": [1, 2]}))
+    table = algorithm_table(compare).set_index("algorithm")
+    totals = [
+        run_statistics(load_run(compare / "cells" / "greedy" / f"seed-{seed}")) for seed in (1, 2)
+    ]
+    expected = np.mean([t["energy_total_per_request_j"] for t in totals])
+    assert table.loc["greedy", "energy_total_per_request_j_mean"] == pytest.approx(expected)
+    assert "energy_per_request_j_mean" not in table
+    dynamic = [
+        sum(t[f"energy_{part}_per_request_j"] for part in ("tx", "cpu", "gpu")) for t in totals
+    ]
+    assert expected > np.mean(dynamic)
 
 
 def test_algorithm_of_a_reference_name_is_the_name(tmp_path):

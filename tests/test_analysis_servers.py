@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis import servers
-from analysis.runs import load_run
-from analysis.synthetic import write_random_run
+from analysis.runs import Run, load_run
+from analysis.stats import run_statistics
+from analysis.synthetic import default_scenario, write_random_run
 
 SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
 COLUMNS = ["time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cpu_busy", "gpu_busy"]
@@ -183,3 +184,79 @@ def test_littles_law_holds_on_a_real_simulation_with_requests_pending_at_the_end
     check = servers.littles_law(run.requests, run.servers, run.simulated_s, 2)
     assert check["time_average_in_system"].min() > 1
     assert np.allclose(check["rate_times_time"], check["time_average_in_system"], rtol=1e-9)
+    overall = servers.server_run_statistics(run)
+    assert abs(overall["littles_law_relative_gap"]) < 1e-9
+    assert 0 < overall["mean_gpu_utilisation"] <= 1
+
+
+def hand_run(table: pd.DataFrame, requests: pd.DataFrame, server_count: int = 1) -> Run:
+    """Wrap the hand-built tables in a 100-second run of ``server_count`` servers."""
+    scenario = default_scenario(server_count=server_count, duration_s=100.0)
+    manifest = {"scenario": scenario, "seed": 0, "policy": "test"}
+    return Run(Path("hand"), requests, table, {"simulated_s": 100.0}, manifest)
+
+
+def test_queue_max_ignores_a_length_held_for_no_time():
+    table = series(
+        [
+            (0.0, 0, 0, 0, 0, 0, 0),
+            (10.0, 0, 1, 0, 3, 0, 0),
+            (10.0, 0, 1, 0, 0, 0, 1),
+            (30.0, 0, 0, 0, 0, 0, 0),
+        ]
+    )
+    found = servers.queue_stats(table, 100.0).set_index("queue")
+    assert found.loc["gpu_queue", "max"] == 0
+    assert found.loc["in_system", "max"] == 1
+
+
+def test_server_run_statistics_condense_the_hand_case():
+    table, requests = two_request_server()
+    found = servers.server_run_statistics(hand_run(table, requests))
+    assert list(found) == list(servers.SERVER_STATISTICS)
+    assert found["mean_gpu_utilisation"] == pytest.approx(0.4)
+    assert found["mean_cpu_utilisation"] == 0.0
+    assert found["mean_gpu_queue_length"] == pytest.approx(0.2)
+    assert found["max_gpu_queue_length"] == 1
+    assert found["mean_cpu_queue_length"] == found["max_cpu_queue_length"] == 0
+    # Waits are 0 s and 20 s: numpy's linear p95 is 19 s.
+    assert found["mean_waiting_s"] == pytest.approx(10.0)
+    assert found["p95_waiting_s"] == pytest.approx(19.0)
+    assert abs(found["littles_law_relative_gap"]) < 1e-12
+
+
+def test_server_run_statistics_average_over_idle_servers_too():
+    table, requests = two_request_server()
+    found = servers.server_run_statistics(hand_run(table, requests, server_count=2))
+    assert found["mean_gpu_utilisation"] == pytest.approx(0.2)
+    assert found["mean_gpu_queue_length"] == pytest.approx(0.1)
+    assert found["max_gpu_queue_length"] == 1
+
+
+def test_littles_law_gap_over_all_servers_weighs_each_by_its_level():
+    table, requests = two_request_server()
+    requests = requests.copy()
+    # Request B leaves at 60 s instead of 50 s: lambda W = (30 + 40) / 100 against L = 0.6.
+    requests.loc[1, "compute_end"] = 60.0
+    found = servers.server_run_statistics(hand_run(table, requests))
+    assert found["littles_law_relative_gap"] == pytest.approx((0.7 - 0.6) / 0.6)
+
+
+def test_run_without_a_server_time_series_gives_nan_server_statistics(tmp_path):
+    folder = write_random_run(tmp_path / "run", seed=2, duration_s=60.0)
+    (folder / "servers.parquet").unlink()
+    found = run_statistics(load_run(folder))
+    for name in servers.SERVER_STATISTICS:
+        if name.endswith("waiting_s"):
+            assert found[name] > 0
+        else:
+            assert np.isnan(found[name]), name
+
+
+def test_waiting_times_are_split_by_server():
+    _, requests = two_request_server()
+    requests = pd.concat([requests, requests.assign(server=1, compute_start=[12.0, 20.0])])
+    split = servers.waiting_times_by_server(requests.reset_index(drop=True))
+    assert list(split) == [0, 1]
+    assert list(split[0]) == [0.0, 20.0]
+    assert list(split[1]) == [2.0, 0.0]

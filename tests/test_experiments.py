@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -15,11 +16,14 @@ from analysis.experiments import (
     CellsFailedError,
     ExperimentInputError,
     parse_vary,
+    policy_label,
     run_compare,
     run_sweep,
 )
-from analysis.runs import detect_kind, list_cells
-from edgesim.cli import main
+from analysis.report import write_report
+from analysis.runs import detect_kind, list_cells, load_run
+from analysis.servers import SERVER_STATISTICS, server_run_statistics
+from edgesim.cli import _policy_label, main
 from edgesim.runner import Cell, cell_is_complete, run_cell
 from edgesim.scenario import ScenarioError, load_scenario
 
@@ -95,6 +99,68 @@ def test_compare_table_mean_is_the_mean_over_seeds(compared):
         if c.policy == "greedy"
     ]
     assert table.loc["greedy", "requests_mean"] == pytest.approx(sum(counts) / 2)
+
+
+def test_compare_table_carries_server_statistics_as_means_over_seeds(compared):
+    out, table_path = compared
+    table = pd.read_csv(table_path).set_index("policy")
+    greedy = [load_run(c.path) for c in list_cells(out) if c.policy == "greedy"]
+    for name in SERVER_STATISTICS:
+        values = [server_run_statistics(run)[name] for run in greedy]
+        assert table.loc["greedy", f"{name}_mean"] == pytest.approx(sum(values) / 2), name
+        low, high = table.loc["greedy", [f"{name}_ci_low", f"{name}_ci_high"]]
+        assert low <= table.loc["greedy", f"{name}_mean"] <= high
+    assert 0 < table.loc["greedy", "mean_gpu_utilisation_mean"] <= 1
+    assert abs(table.loc["greedy", "littles_law_relative_gap_mean"]) < 1e-9
+
+
+def report_rows(folder: Path, caption: str) -> list[list[str]]:
+    """The body rows of one table of a folder's report.md, as lists of cell texts."""
+    lines = (folder / "report.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"**{caption}**")
+    rows = []
+    for line in lines[start + 4 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_report_after_a_rerun_with_fewer_policies_and_seeds_agrees_with_the_table(
+    scenario, compared, tmp_path
+):
+    folder = tmp_path / "again"
+    shutil.copytree(compared[0], folder)
+    table_path = run_compare(scenario, ["random"], 1, folder, workers=1)
+    table = pd.read_csv(table_path)
+    write_report(folder)
+    rows = report_rows(folder, "Statistics per policy")
+    assert [row[:2] for row in rows] == [["random", "1"]]
+    assert list(table["policy"]) == ["random"]
+    assert rows[0][2].startswith(f"{table.loc[0, 'mean_utility_mean']:.4g} [")
+
+
+def test_rerun_in_which_every_cell_fails_removes_the_old_table(scenario, compared, tmp_path):
+    folder = tmp_path / "again"
+    shutil.copytree(compared[0], folder)
+    bad = corrupt_checkpoint(tmp_path)
+    with pytest.raises(CellsFailedError, match=r"no cell succeeded, so there is no table\.csv"):
+        run_compare(scenario, [str(bad)], 1, folder, workers=1)
+    assert not (folder / "table.csv").exists()
+    write_report(folder)
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "No cell of this folder has results" in markdown
+    assert report_rows(folder, "Failed cells and their errors")[0][0] == "broken/seed-1"
+
+
+def test_cli_labels_a_run_folder_by_the_comparisons_rule(tmp_path, monkeypatch):
+    checkpoint = tmp_path / "train-b" / "policy.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"")
+    monkeypatch.chdir(checkpoint.parent)
+    for policy in ("greedy", "policy.pt", str(checkpoint), str(checkpoint.parent)):
+        assert _policy_label(policy) == policy_label(policy) != ""
+    assert _policy_label("policy.pt") == "train-b"
 
 
 def test_rerun_skips_complete_cells_and_reruns_an_incomplete_one(scenario, compared):
@@ -173,12 +239,16 @@ def test_two_checkpoints_in_folders_of_one_name_are_refused(scenario, tmp_path):
 
 
 def test_parse_vary_reads_values_as_yaml_and_keeps_ranges_whole():
-    grid = parse_vary(["devices.count=5,10", "devices.deadline_s=[2, 5],[5,20]", "x.y=a,b"])
+    grid = parse_vary(
+        ["devices.count=5,10", "devices.deadline_s=[2, 5],[5,20]", "x.y=a,b", "r.hz=1e6,2.5e6"]
+    )
     assert grid == {
         "devices.count": [5, 10],
         "devices.deadline_s": [[2, 5], [5, 20]],
         "x.y": ["a", "b"],
+        "r.hz": [1e6, 2.5e6],
     }
+    assert all(isinstance(value, float) for value in grid["r.hz"])
 
 
 @pytest.mark.parametrize("pair", ["devices.count", "=1,2", "devices.count=", "a=1,1", "a=1,,2"])

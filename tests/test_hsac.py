@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
 
-from edgesim.rl.config import HSACConfig
+from edgesim.rl.algos import HSAC_VARIANTS
+from edgesim.rl.config import HSACConfig, parse_config_overrides
 from edgesim.rl.curiosity import Curiosity
-from edgesim.rl.hsac import HSACAgent, PolicyTables, benchmark_updates, exact_soft_value
+from edgesim.rl.hsac import HSACAgent, PolicyTables, exact_soft_value
 from edgesim.rl.networks import masked_log_softmax
 
 OBS_DIM, N_SERVERS, N_LEVELS = 10, 3, 4
 SERVER_FEATURES = slice(4, 10)
 SMALL = HSACConfig(hidden_sizes=(32, 32), batch_size=32, learning_starts=64, buffer_size=2_000)
-VARIANTS = ("hsac-ic", "hsac", "sac")
+VARIANTS = HSAC_VARIANTS
+BENCHMARK_SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_rl.py"
 
 
 @pytest.fixture(autouse=True)
@@ -212,6 +217,32 @@ def test_load_rejects_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
         HSACAgent.load(other)
 
 
+def test_load_reports_a_truncated_checkpoint_as_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "agent.pt"
+    agent = make_agent("hsac-ic")
+    fill(agent, 300)
+    agent.save(path)
+    assert path.stat().st_size > 40_000
+    path.write_bytes(path.read_bytes()[:20_000])
+    with pytest.raises(
+        ValueError, match=r"agent\.pt is corrupt or not an HSAC checkpoint"
+    ) as caught:
+        HSACAgent.load(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_load_from_memory_names_the_label_not_the_file_object() -> None:
+    buffer = io.BytesIO()
+    make_agent("hsac").save(buffer)
+    truncated = buffer.getvalue()[:2_000]
+    with pytest.raises(ValueError, match=r"^policy\.pt \(payload\) is corrupt") as caught:
+        HSACAgent.load(io.BytesIO(truncated), label="policy.pt (payload)")
+    assert "BytesIO" not in str(caught.value)
+    with pytest.raises(ValueError, match="in memory") as caught:
+        HSACAgent.load(io.BytesIO(b"garbage"))
+    assert "BytesIO" not in str(caught.value)
+
+
 def test_load_rejects_mismatched_dimensions(tmp_path: Path) -> None:
     path = tmp_path / "agent.pt"
     make_agent("hsac").save(path)
@@ -258,6 +289,36 @@ def test_update_waits_for_learning_starts() -> None:
         stats.keys()
     )
     assert stats["eta"] == pytest.approx(SMALL.eta_at(SMALL.learning_starts))
+
+
+def test_config_overrides_are_read_as_yaml_and_typed_by_field() -> None:
+    values = parse_config_overrides(
+        ["hidden_sizes=[64, 32]", "critic_lr=1e-3", "eta_decay_steps=1e5", "gamma=1"]
+    )
+    assert values == {
+        "hidden_sizes": (64, 32),
+        "critic_lr": 0.001,
+        "eta_decay_steps": 100_000,
+        "gamma": 1.0,
+    }
+    assert isinstance(values["eta_decay_steps"], int) and isinstance(values["gamma"], float)
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("gama=0.9", "did you mean gamma"),
+        ("batch_size=2.5", "batch_size: expected an integer, got 2.5"),
+        ("batch_size=true", "expected an integer, got True"),
+        ("tau=fast", "tau: expected a number"),
+        ("hidden_sizes=64", "hidden_sizes: expected a list of integers"),
+        ("variant=sac", "the variant is the training algo"),
+        ("learning_starts", "expected KEY=VALUE"),
+    ],
+)
+def test_config_overrides_reject_unknown_keys_and_wrong_types(pair: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_config_overrides([pair])
 
 
 def test_config_rejects_unknown_variant() -> None:
@@ -315,8 +376,18 @@ def test_agent_learns_best_pair_of_masked_contextual_bandit(variant: str) -> Non
     assert train_on_bandit(variant, steps=1_500) >= 0.95
 
 
+def benchmark_script() -> ModuleType:
+    """``benchmarks/bench_rl.py`` imported as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_rl", BENCHMARK_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.benchmark
 def test_benchmark_training_steps_per_second() -> None:
+    bench = benchmark_script()
     for variant in VARIANTS:
-        rate = benchmark_updates(1_000, variant=variant)
+        rate = bench.agent_rate(1_000, variant=variant)
         print(f"{variant}: {rate:.0f} training steps/s (act + store + update)")  # noqa: T201
+        assert rate > 0.0

@@ -10,7 +10,9 @@ SLSQP from several starts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,10 +27,24 @@ from edgesim.model.compute import (
     latency_optimal_allocation,
     work_cycles,
 )
+from edgesim.scenario import load_scenario
 
 RTOL = 1e-6
 INSTANCES = 300
 GRID_POINTS = 2001
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
+
+
+@functools.cache
+def _default_params() -> ComputeParams:
+    """The hardware of ``scenarios/default.yaml``, the one source of the model's constants."""
+    return ComputeParams.from_scenario(load_scenario(DEFAULT_SCENARIO).servers)
+
+
+@pytest.fixture(scope="module")
+def default_params() -> ComputeParams:
+    """The compute parameters of the default scenario."""
+    return _default_params()
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -136,7 +152,8 @@ def _slsqp_least_energy(work_gpu, work_cpu, p, budget_s, starts):
 def _random_params(rng: np.random.Generator) -> ComputeParams:
     gpu_max = _log_uniform(rng, 1e8, 1e10)
     cpu_max = _log_uniform(rng, 1e8, 1e10)
-    return ComputeParams(
+    return dataclasses.replace(
+        _default_params(),
         cores=int(rng.integers(1, 129)),
         gpu_max_hz=gpu_max,
         gpu_min_hz=gpu_max * rng.uniform(0.01, 1.0),
@@ -180,7 +197,8 @@ def _designed_instance(rng: np.random.Generator, regime: str):
     if regime in ("cpu_floor", "both_floors"):
         cpu_min = cpu_hz * rng.uniform(1.1, 3.0)
         cpu_max = cpu_min * rng.uniform(5.0, 20.0)
-    params = ComputeParams(
+    params = dataclasses.replace(
+        _default_params(),
         cores=cores,
         gpu_min_hz=gpu_min,
         gpu_max_hz=gpu_max,
@@ -233,8 +251,8 @@ def _close(value: float, target: float) -> bool:
     return math.isclose(value, target, rel_tol=1e-9)
 
 
-def test_work_grows_with_steps_images_and_resolution_power():
-    params = ComputeParams()
+def test_work_grows_with_steps_images_and_resolution_power(default_params):
+    params = default_params
     gpu, cpu = work_cycles(30, 768, 4, params)
     scale = 30 * 4 * 1.5**2.2
     assert gpu == pytest.approx(scale * 6.5e7, rel=1e-12)
@@ -301,9 +319,9 @@ def test_energy_optimal_split_matches_numerical_optimum_on_random_parameters():
     assert 0.2 * INSTANCES < feasible < 0.95 * INSTANCES
 
 
-def test_energy_optimal_split_matches_numerical_optimum_at_default_hardware():
+def test_energy_optimal_split_matches_numerical_optimum_at_default_hardware(default_params):
     rng = np.random.default_rng(303)
-    params = ComputeParams()
+    params = default_params
     levels = [(10, 512), (20, 512), (30, 512), (50, 512), (30, 768)]
     floors = 0
     for _ in range(INSTANCES):
@@ -461,8 +479,8 @@ def test_latency_optimal_split_without_waits_is_proportional_to_speeds():
         assert allocation.cpu_time_s == pytest.approx(_numerical_least_finish(*args), rel=1e-9)
 
 
-def test_latency_optimal_split_leaves_cpu_idle_when_its_wait_outlasts_gpu_job():
-    params = ComputeParams()
+def test_latency_optimal_split_leaves_cpu_idle_when_its_wait_outlasts_gpu_job(default_params):
+    params = default_params
     allocation = latency_optimal_allocation(1e10, 1e13, params, cpu_wait_s=8.0, gpu_wait_s=0.0)
     assert allocation.cpu_share == 0.0
     assert allocation.cpu_time_s == 0.0
@@ -482,7 +500,7 @@ def test_energy_optimal_never_costs_more_than_latency_optimal_at_max_frequency(
     steps, images, resolution, budget_factor, gpu_max_ghz, cpu_max_ghz
 ):
     params = dataclasses.replace(
-        ComputeParams(), gpu_max_hz=gpu_max_ghz * 1e9, cpu_max_hz=cpu_max_ghz * 1e9
+        _default_params(), gpu_max_hz=gpu_max_ghz * 1e9, cpu_max_hz=cpu_max_ghz * 1e9
     )
     work_gpu, work_cpu = work_cycles(steps, resolution, images, params)
     fastest = latency_optimal_allocation(work_gpu, work_cpu, params)
@@ -500,7 +518,7 @@ def test_energy_optimal_never_costs_more_than_latency_optimal_at_max_frequency(
     use_cpu=st.booleans(),
 )
 def test_energy_optimal_energy_never_rises_with_a_longer_budget(budget_s, longer_budget_s, use_cpu):
-    params = ComputeParams()
+    params = _default_params()
     work_gpu, work_cpu = work_cycles(30, 512, 2, params)
     shorter = energy_optimal_allocation(work_gpu, work_cpu, params, budget_s, use_cpu=use_cpu)
     longer = energy_optimal_allocation(

@@ -9,7 +9,9 @@ allocation itself is checked against its own numerical reference in ``test_model
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from edgesim.model.planning import (
     plan_request,
 )
 from edgesim.model.radio import RadioParams, channel_gain, dbm_to_w, least_power_w, path_loss_db
+from edgesim.scenario import Scenario, load_scenario
 
 INSTANCES = 200
 LEVELS = [(10, 512), (20, 512), (30, 512), (50, 512), (30, 768)]
@@ -33,6 +36,22 @@ LEVELS = [(10, 512), (20, 512), (30, 512), (50, 512), (30, 768)]
 # 3e-9 * range * slope / energy, a few times 1e-9 at these scales; 1e-6 leaves a wide margin.
 ENERGY_RTOL = 1e-6
 TIME_ATOL_S = 1e-9
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
+
+
+@functools.cache
+def _default_scenario() -> Scenario:
+    """``scenarios/default.yaml``, the one source of the model's constants."""
+    return load_scenario(DEFAULT_SCENARIO)
+
+
+def _default_compute() -> ComputeParams:
+    return ComputeParams.from_scenario(_default_scenario().servers)
+
+
+def _default_path_loss_db(distance_m: float) -> float:
+    loss = _default_scenario().radio.path_loss
+    return path_loss_db(distance_m, loss.intercept_db, loss.slope_db, loss.min_distance_m)
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -127,7 +146,7 @@ def _random_request(rng: np.random.Generator, radio_heavy: bool, frugal_compute=
     """A request at t = 100 s with random level, channel and queues. With ``radio_heavy`` the
     uplink is narrow and the input large; with ``frugal_compute`` the units' energy constants
     shrink a hundred- to ten-thousand-fold, so transmit energy weighs as much as compute."""
-    params = ComputeParams()
+    params = _default_compute()
     if frugal_compute:
         scale = _log_uniform(rng, 1e-4, 1e-2)
         params = dataclasses.replace(
@@ -139,7 +158,7 @@ def _random_request(rng: np.random.Generator, radio_heavy: bool, frugal_compute=
     noise_w = dbm_to_w(-174.0 + 9.0) * bandwidth_hz
     radio = RadioParams(bandwidth_hz, noise_w, dbm_to_w(0.0), dbm_to_w(23.0))
     gain = channel_gain(
-        path_loss_db(rng.uniform(20.0, 700.0)), rng.normal(0.0, 8.0), rng.exponential(1.0)
+        _default_path_loss_db(rng.uniform(20.0, 700.0)), rng.normal(0.0, 8.0), rng.exponential(1.0)
     )
     bits = rng.uniform(0.5e6, 8e6 if radio_heavy else 2e6)
     now_s = 100.0
@@ -335,7 +354,7 @@ def test_upload_overlapping_queue_wait_costs_no_more_than_additive_split():
 
 
 def test_allocate_runs_energy_optimal_when_idle_and_full_speed_when_others_wait():
-    params = ComputeParams()
+    params = _default_compute()
     work_gpu, work_cpu = work_cycles(30, 512, 2, params)
     idle = allocate("energy", 0.0, 20.0, 0.0, 0.0, work_gpu, work_cpu, params, server_idle=True)
     expected = energy_optimal_allocation(work_gpu, work_cpu, params, 20.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,15 @@ from hypothesis import strategies as st
 
 from edgesim.model.quality import quality
 from edgesim.model.utility import UtilityParams, utility
-from edgesim.scenario import load_scenario_dict
+from edgesim.scenario import load_scenario, load_scenario_dict
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
+
+
+@pytest.fixture(scope="module")
+def default_utility() -> UtilityParams:
+    """The utility weights of ``scenarios/default.yaml``."""
+    return UtilityParams.from_scenario(load_scenario(DEFAULT_SCENARIO).utility)
 
 
 def _default_level_qualities() -> list[float]:
@@ -62,8 +71,8 @@ def test_quality_never_falls_as_steps_rise(steps, more, weight, s0):
         assert low < high
 
 
-def test_utility_weighs_quality_latency_and_energy_per_image():
-    params = UtilityParams()
+def test_utility_weighs_quality_latency_and_energy_per_image(default_utility):
+    params = default_utility
     value = utility(
         quality=0.83, latency_s=6.0, deadline_s=12.0, energy_j=100.0, images=2, params=params
     )
@@ -91,9 +100,9 @@ def test_utility_parameters_follow_the_scenario_section():
     images=st.integers(1, 4),
 )
 def test_served_request_on_time_scores_above_failure_at_default_weights(
-    q, latency_s, deadline_s, energy_j, images
+    default_utility, q, latency_s, deadline_s, energy_j, images
 ):
-    params = UtilityParams()
+    params = default_utility
     value = utility(q, min(latency_s, deadline_s), deadline_s, energy_j, images, params)
     assert value <= params.w_quality
     # Within its deadline and at most 2 * E_ref per image, serving beats failing.

@@ -30,6 +30,12 @@ def _default_radio() -> RadioParams:
     return RadioParams.from_scenario(load_scenario_dict({}).radio)
 
 
+def _default_path_loss_db(distance_m: float) -> float:
+    """Path loss with the default scenario's ``radio.path_loss`` constants."""
+    loss = load_scenario_dict({}).radio.path_loss
+    return path_loss_db(distance_m, loss.intercept_db, loss.slope_db, loss.min_distance_m)
+
+
 def _shannon_time_s(bits, power_w, gain, params):
     """Upload time from the Shannon rate, written out independently of the module."""
     snr = power_w * gain / params.noise_w
@@ -43,7 +49,7 @@ def _random_instance(rng: np.random.Generator):
     max_power_w = float(np.exp(rng.uniform(math.log(0.05), math.log(1.0))))
     min_power_w = max_power_w * float(np.exp(rng.uniform(math.log(1e-4), math.log(0.5))))
     params = RadioParams(bandwidth_hz, noise_w, min_power_w, max_power_w)
-    path_loss = path_loss_db(rng.uniform(5.0, 1000.0))
+    path_loss = _default_path_loss_db(rng.uniform(5.0, 1000.0))
     gain = channel_gain(path_loss, rng.normal(0.0, 8.0), rng.exponential(1.0))
     bits = float(np.exp(rng.uniform(math.log(1e4), math.log(2e7))))
     probe_w = float(np.exp(rng.uniform(math.log(min_power_w / 20), math.log(max_power_w * 20))))
@@ -75,9 +81,11 @@ def test_default_radio_converts_dbm_and_noise_figure_to_watts():
 
 
 def test_path_loss_follows_3gpp_macro_law_and_floors_distance():
-    assert path_loss_db(1000.0) == pytest.approx(128.1, abs=1e-12)
-    assert path_loss_db(100.0) == pytest.approx(128.1 - 37.6, abs=1e-12)
-    assert path_loss_db(1.0) == path_loss_db(10.0)
+    assert path_loss_db(1000.0, 128.1, 37.6, 10.0) == pytest.approx(128.1, abs=1e-12)
+    assert path_loss_db(100.0, 128.1, 37.6, 10.0) == pytest.approx(128.1 - 37.6, abs=1e-12)
+    assert path_loss_db(1.0, 128.1, 37.6, 10.0) == path_loss_db(10.0, 128.1, 37.6, 10.0)
+    assert path_loss_db(5.0, 120.0, 30.0, 20.0) == pytest.approx(120.0 + 30.0 * math.log10(0.02))
+    assert _default_path_loss_db(250.0) == path_loss_db(250.0, 128.1, 37.6, 10.0)
     assert db_to_linear(30.0) == pytest.approx(1000.0, rel=1e-12)
 
 
@@ -157,7 +165,7 @@ def test_least_power_spends_the_least_upload_energy_of_any_power_meeting_the_bud
 
 def test_least_power_is_infinite_for_budgets_no_power_can_meet():
     params = _default_radio()
-    gain = channel_gain(path_loss_db(300.0), 0.0, 1.0)
+    gain = channel_gain(_default_path_loss_db(300.0), 0.0, 1.0)
     fastest_s = upload_time_s(1e6, params.max_power_w, gain, params)
     assert least_power_w(1e6, fastest_s * 0.999, gain, params) == math.inf
     assert least_power_w(1e6, 0.0, gain, params) == math.inf
@@ -186,7 +194,7 @@ def test_least_power_stays_within_bounds_and_meets_budget(
     bits, budget_s, distance_m, shadowing_db, fading
 ):
     params = _default_radio()
-    gain = channel_gain(path_loss_db(distance_m), shadowing_db, fading)
+    gain = channel_gain(_default_path_loss_db(distance_m), shadowing_db, fading)
     power_w = least_power_w(bits, budget_s, gain, params)
     if math.isinf(power_w):
         fastest_s = upload_time_s(bits, params.max_power_w, gain, params)

@@ -1,4 +1,4 @@
-"""Render a report in headless Chromium and check that every embedded figure decoded."""
+"""Render reports of every kind in headless Chromium and check that every figure decoded."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from analysis.report import write_report
-from analysis.synthetic import write_random_run
+from analysis.synthetic import write_compare, write_random_run, write_sweep, write_training
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -41,13 +41,30 @@ def dump_dom(page: Path, profile: Path) -> str:
     return done.stdout
 
 
-def test_every_report_figure_renders_in_chromium(tmp_path):
-    folder = write_random_run(tmp_path / "run", seed=3, duration_s=60.0)
-    html_path, _ = write_report(folder)
+def write_group(folder: Path) -> Path:
+    """A folder of two algorithms' training runs, two seeds each, with gaps between episodes."""
+    for algo in ("hsac-ic", "ppo"):
+        for seed in (0, 1):
+            write_training(folder / algo / f"seed-{seed}", algo, seed, steps=20, episode_every=3)
+    return folder
+
+
+BUILDERS = {
+    "run": lambda folder: write_random_run(folder, seed=3, duration_s=60.0),
+    "compare": lambda folder: write_compare(folder, ["greedy", "random"], [0, 1], duration_s=40.0),
+    "sweep": lambda folder: write_sweep(folder, [0.2, 0.5], ["greedy"], [0, 1], duration_s=40.0),
+    "training": write_group,
+}
+FIGURES = {"run": 5, "compare": 3, "sweep": 1, "training": 1}
+
+
+@pytest.mark.parametrize("kind", list(BUILDERS))
+def test_every_report_figure_renders_in_chromium(tmp_path, kind):
+    html_path, _ = write_report(BUILDERS[kind](tmp_path / kind))
     expected = html_path.read_text(encoding="utf-8").count("<img ")
     dom = dump_dom(html_path, tmp_path / "profile")
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
     images = re.findall(r"<img [^>]*>", dom)
-    assert expected >= 1
+    assert expected == FIGURES[kind]
     assert len(images) == expected
     assert all('data-rendered="yes"' in tag for tag in images), images[0][-200:]

@@ -300,3 +300,40 @@ def test_released_simulations_leave_no_staging_folder():
     del unfinished, finished
     gc.collect()
     assert not any(folder.exists() for folder in folders)
+
+
+def _hop_counts(table: pd.DataFrame, hops) -> np.ndarray:
+    """Hops from each request's base station to its server, by the topology's own formula."""
+    pairs = zip(table.base_station, table.server, strict=True)
+    return np.array([hops(station, server) for station, server in pairs])
+
+
+@pytest.mark.parametrize(
+    ("topology", "servers", "hops"),
+    [
+        ("line", 4, lambda a, b: abs(a - b)),
+        ("ring", 6, lambda a, b: min(abs(a - b), 6 - abs(a - b))),
+    ],
+)
+def test_multi_hop_backhaul_takes_hops_times_the_time_of_one_hop(topology, servers, hops):
+    rate_bps, hop_latency_s = 100e6, 0.25
+    table = run(
+        "round-robin",
+        servers={"count": servers},
+        devices={"count": 30},
+        backhaul={"topology": topology, "rate_mbit_per_s": 100, "hop_latency_s": hop_latency_s},
+    ).requests
+    arrived = table[table.server_arrival.notna()]
+    path_hops = _hop_counts(arrived, hops)
+    assert path_hops.max() == 3 and (path_hops >= 2).sum() > 10
+    forward_s = arrived.server_arrival - arrived.upload_end
+    expected_s = path_hops * (arrived.input_bits / rate_bps + hop_latency_s)
+    np.testing.assert_allclose(forward_s, expected_s, rtol=1e-9, atol=1e-9)
+
+    # The result returns over the same hops, then the downlink, after the fixed overhead.
+    done = arrived[arrived.outcome.isin(["completed", "missed"])]
+    assert len(done) > 10
+    output_bits = done.images * 0.8e6
+    back_s = _hop_counts(done, hops) * (output_bits / rate_bps + hop_latency_s)
+    back_s += output_bits / 50e6
+    np.testing.assert_allclose(done.finish - done.server_departure, 0.15 + back_s, rtol=1e-9)

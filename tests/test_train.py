@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from edgesim.cli import main
 from edgesim.policies import Decision, Policy
 from edgesim.rl import ALGOS, EdgeEnv, HSACConfig, load_trained_policy, train
 from edgesim.rl.env import episode_stats
+from edgesim.rl.hsac import HSACAgent
 from edgesim.rl.train import progress_columns
 from edgesim.scenario import Scenario, load_scenario
 from edgesim.sim.simulation import Simulation
@@ -48,6 +55,42 @@ def read_progress(out: Path) -> list[dict[str, str]]:
 
 def checkpoints(out: Path) -> list[str]:
     return sorted(path.name for path in (out / "checkpoints").iterdir())
+
+
+def agent_file(out: Path, step: int) -> dict:
+    """The raw content of the HSAC checkpoint saved at ``step``."""
+    path = out / "checkpoints" / f"step-{step:09d}" / "agent.pt"
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def state_file(out: Path, step: int) -> dict:
+    return json.loads((out / "checkpoints" / f"step-{step:09d}" / "state.json").read_text())
+
+
+def train_command(out: Path, algo: str, steps: int, *extra: str) -> list[str]:
+    """``edgesim train`` on the small scenario, 300 s episodes."""
+    return [
+        "train",
+        str(SCENARIOS / "small.yaml"),
+        "--set",
+        "duration_s=300",
+        "--algo",
+        algo,
+        "--steps",
+        str(steps),
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def one_error_line(capsys) -> str:
+    """The single line the command wrote to standard error."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgesim: error:"), lines
+    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -159,10 +202,80 @@ def test_saved_policy_takes_the_same_greedy_actions_as_the_learner(trained, algo
     assert [(d.server, d.level) for d in decisions] == [tuple(pair) for pair in expected.tolist()]
 
 
-@pytest.mark.parametrize("algo", ["hsac", "dqn"])
-def test_resume_continues_the_step_count_and_appends_progress(tmp_path, algo):
+def _saved_learner(out: Path, algo: str, step: int) -> dict:
+    """Parameters, replay buffer and step count of the learner in a checkpoint, read from its
+    files without the trainer."""
+    folder = out / "checkpoints" / f"step-{step:09d}"
+    if algo == "dqn":
+        from stable_baselines3 import DQN
+        from stable_baselines3.common.save_util import load_from_pkl
+
+        buffer = load_from_pkl(folder / "replay_buffer.pkl")
+        params = DQN.load(folder / "model.zip", device="cpu").policy.state_dict()
+        size = buffer.size()
+        return {"params": params, "size": size, "obs": buffer.observations[:size], "steps": step}
+    raw = agent_file(out, step)
+    modules = raw["modules"]
+    params = {
+        f"{name}.{key}": value
+        for name in ("critic", "actor")
+        for key, value in modules[name].items()
+    }
+    buffer = raw["buffer"]
+    return {
+        "params": params,
+        "size": buffer["size"],
+        "obs": buffer["obs"].numpy(),
+        "steps": raw["counters"]["env_steps"],
+    }
+
+
+def _spy_on_resumed_learner(monkeypatch, algo: str) -> dict:
+    """Record the learner's state when training first uses it (HSAC: its first action; DQN:
+    the call to ``learn``)."""
+    seen: dict = {}
+    if algo == "dqn":
+        from stable_baselines3 import DQN
+
+        learn = DQN.learn
+
+        def spy_learn(model, *args, **kwargs):
+            size = model.replay_buffer.size()
+            seen.update(
+                params={k: v.clone() for k, v in model.policy.state_dict().items()},
+                size=size,
+                obs=model.replay_buffer.observations[:size].copy(),
+                steps=model.num_timesteps,
+            )
+            return learn(model, *args, **kwargs)
+
+        monkeypatch.setattr(DQN, "learn", spy_learn)
+        return seen
+    act = HSACAgent.act
+
+    def spy_act(agent, obs, mask, deterministic=False):
+        if not seen:
+            state = {f"critic.{k}": v for k, v in agent.critic.state_dict().items()}
+            state |= {f"actor.{k}": v for k, v in agent.actor.state_dict().items()}
+            size = len(agent.buffer)
+            seen.update(
+                params={k: v.clone() for k, v in state.items()},
+                size=size,
+                obs=agent.buffer.obs[:size].copy(),
+                steps=agent.env_steps,
+            )
+        return act(agent, obs, mask, deterministic)
+
+    monkeypatch.setattr(HSACAgent, "act", spy_act)
+    return seen
+
+
+@pytest.mark.parametrize("algo", ["hsac-ic", "dqn"])
+def test_resume_restores_the_learner_and_continues_the_step_count(tmp_path, monkeypatch, algo):
     out = tmp_path / algo
     train(small(), algo, 200, 3, out, config=quick_config(algo), log_every=50, checkpoint_every=100)
+    saved = _saved_learner(out, algo, 200)
+    seen = _spy_on_resumed_learner(monkeypatch, algo)
     train(
         small(),
         algo,
@@ -179,6 +292,11 @@ def test_resume_continues_the_step_count_and_appends_progress(tmp_path, algo):
     assert checkpoints(out) == ["step-000000200", "step-000000300", "step-000000350"]
     assert json.loads((out / "train.json").read_text())["steps"] == 350
     assert load_trained_policy(out / "policy.pt").trained_steps == 350
+    assert seen["steps"] == saved["steps"] == 200
+    assert seen["size"] == saved["size"] > 100
+    assert np.array_equal(seen["obs"], saved["obs"])
+    assert seen["params"].keys() == saved["params"].keys()
+    assert all(torch.equal(seen["params"][key], saved["params"][key]) for key in saved["params"])
 
 
 def test_ctrl_c_writes_a_checkpoint_then_reraises(tmp_path, monkeypatch):
@@ -220,9 +338,65 @@ def test_ctrl_c_writes_a_checkpoint_then_reraises(tmp_path, monkeypatch):
     assert [int(row["step"]) for row in read_progress(out)] == [50, 100, 150, 200]
 
 
-def test_corrupt_checkpoint_raises_value_error(trained, tmp_path):
-    import shutil
+def _interrupt_fifth_update(monkeypatch, interrupt) -> None:
+    """Make the fifth call of ``HSACAgent.update`` call ``interrupt`` first."""
+    update = HSACAgent.update
+    calls = {"count": 0}
 
+    def update_once_interrupted(agent):
+        calls["count"] += 1
+        if calls["count"] == 5:
+            interrupt()
+        return update(agent)
+
+    monkeypatch.setattr(HSACAgent, "update", update_once_interrupted)
+
+
+def _raise_keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+# Updates start at the batch size (128 stored transitions) and come every 4 steps, so the
+# fifth is at step 144.
+INTERRUPTED_STEP = 144
+
+
+def test_ctrl_c_inside_an_update_saves_agreeing_counters_and_resume_finishes(tmp_path, monkeypatch):
+    _interrupt_fifth_update(monkeypatch, _raise_keyboard_interrupt)
+    out = tmp_path / "run"
+    config = quick_config("hsac-ic")
+    with pytest.raises(KeyboardInterrupt):
+        train(small(), "hsac-ic", 300, 1, out, config=config, checkpoint_every=100)
+    assert checkpoints(out) == ["step-000000100", f"step-{INTERRUPTED_STEP:09d}"]
+    saved = agent_file(out, INTERRUPTED_STEP)
+    assert state_file(out, INTERRUPTED_STEP)["step"] == INTERRUPTED_STEP
+    assert saved["counters"] == {"env_steps": INTERRUPTED_STEP, "gradient_steps": 4}
+    assert saved["buffer"]["size"] == INTERRUPTED_STEP
+
+    monkeypatch.undo()
+    train(small(), "hsac-ic", 300, 1, out, resume=True, log_every=50, checkpoint_every=100)
+    final = agent_file(out, 300)
+    assert state_file(out, 300)["step"] == 300
+    # Only the interrupted update is missing: 44 update steps from 128 to 300, less one.
+    assert final["counters"] == {"env_steps": 300, "gradient_steps": 43}
+    assert final["buffer"]["size"] == 300
+    assert load_trained_policy(out / "policy.pt").trained_steps == 300
+
+
+def test_ctrl_c_signal_during_an_update_takes_effect_once_the_step_is_done(tmp_path, monkeypatch):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("another SIGINT handler is installed")
+    _interrupt_fifth_update(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(small(), "hsac-ic", 300, 1, out, config=quick_config("hsac-ic"))
+    saved = agent_file(out, INTERRUPTED_STEP)
+    assert state_file(out, INTERRUPTED_STEP)["step"] == INTERRUPTED_STEP
+    assert saved["counters"] == {"env_steps": INTERRUPTED_STEP, "gradient_steps": 5}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_corrupt_checkpoint_raises_value_error(trained, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(trained["hsac"], out)
     (out / "checkpoints" / f"step-{STEPS:09d}" / "agent.pt").write_bytes(b"not a checkpoint")
@@ -233,9 +407,102 @@ def test_corrupt_checkpoint_raises_value_error(trained, tmp_path):
         train(small(), "hsac", 400, 1, out, resume=True)
 
 
-def test_resume_with_another_algo_or_scenario_is_refused(trained, tmp_path):
-    import shutil
+def test_cli_resume_from_a_truncated_hsac_checkpoint_exits_2_in_one_line(trained, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(trained["hsac-ic"], out)
+    agent = out / "checkpoints" / f"step-{STEPS:09d}" / "agent.pt"
+    assert agent.stat().st_size > 40_000
+    agent.write_bytes(agent.read_bytes()[:20_000])
+    assert main(train_command(out, "hsac-ic", 400, "--resume")) == 2
+    line = one_error_line(capsys)
+    assert f"{agent} is corrupt or not an HSAC checkpoint" in line
 
+
+@pytest.mark.parametrize(
+    ("algo", "name"), [("ppo", "model.zip"), ("dqn", "model.zip"), ("dqn", "replay_buffer.pkl")]
+)
+def test_cli_resume_from_a_corrupt_baseline_checkpoint_names_the_file(
+    trained, tmp_path, capsys, algo, name
+):
+    out = tmp_path / "copy"
+    shutil.copytree(trained[algo], out)
+    bad = out / "checkpoints" / f"step-{STEPS:09d}" / name
+    bad.write_bytes(b"not what it claims to be")
+    assert main(train_command(out, algo, 400, "--resume")) == 2
+    line = one_error_line(capsys)
+    assert f"{bad}: corrupt or not an edgesim {algo} checkpoint" in line
+    assert "zip-file" not in line
+
+
+@pytest.mark.parametrize("algo", ["hsac", "ppo"])
+def test_policy_file_with_a_truncated_payload_names_the_file(trained, tmp_path, algo):
+    content = torch.load(trained[algo] / "policy.pt", weights_only=True)
+    content["payload"] = content["payload"][:2_000].clone()
+    path = tmp_path / "policy.pt"
+    torch.save(content, path)
+    with pytest.raises(ValueError, match="corrupt") as caught:
+        load_trained_policy(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert "BytesIO" not in message and "\n" not in message
+
+
+def test_cli_config_is_recorded_used_and_kept_on_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    overrides = ("--config", "learning_starts=100", "--config", "batch_size=64")
+    assert main(train_command(out, "hsac", 150, *overrides)) == 0
+    recorded = json.loads((out / "train.json").read_text())["config"]
+    assert (recorded["variant"], recorded["learning_starts"], recorded["batch_size"]) == (
+        "hsac",
+        100,
+        64,
+    )
+    assert HSACConfig.from_dict(agent_file(out, 150)["config"]) == HSACConfig.from_dict(recorded)
+    # The default learning_starts (1,000) would leave no update in 150 steps.
+    assert float(read_progress(out)[-1]["critic_loss"]) > 0.0
+    capsys.readouterr()
+
+    assert main(train_command(out, "hsac", 300, "--resume", "--config", "batch_size=32")) == 2
+    assert "batch_size=64 (not 32)" in one_error_line(capsys)
+    assert main(train_command(out, "hsac", 300, "--resume", *overrides)) == 0
+    assert main(train_command(out, "hsac", 400, "--resume")) == 0
+    assert HSACConfig.from_dict(agent_file(out, 400)["config"]) == HSACConfig.from_dict(recorded)
+    assert json.loads((out / "train.json").read_text())["config"] == recorded
+
+
+@pytest.mark.parametrize(
+    ("algo", "pair", "message"),
+    [
+        ("hsac-ic", "gama=0.9", "config gama: no such HSAC hyperparameter (did you mean gamma?)"),
+        ("sac", "batch_size=big", "config batch_size: expected an integer, got 'big'"),
+        ("hsac", "hidden_sizes=[64, x]", "config hidden_sizes: expected a list of integers"),
+        ("hsac", "gamma=1.5", "gamma=1.5 is outside"),
+        ("ppo", "gamma=0.9", "ppo has none"),
+    ],
+)
+def test_cli_rejects_a_bad_config_in_one_line_and_trains_nothing(
+    tmp_path, capsys, algo, pair, message
+):
+    out = tmp_path / "run"
+    assert main(train_command(out, algo, 100, "--config", pair)) == 2
+    assert message in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_algorithm_names_load_without_the_simulator_or_the_learners():
+    code = (
+        "import sys, edgesim.cli\n"
+        "edgesim.cli.build_parser()\n"
+        "print(' '.join({name.split('.')[0] for name in sys.modules}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = set(result.stdout.split())
+    assert loaded & {"simpy", "gymnasium", "torch", "stable_baselines3"} == set()
+
+
+def test_resume_with_another_algo_or_scenario_is_refused(trained, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(trained["sac"], out)
     with pytest.raises(ValueError, match="cannot resume it as hsac"):

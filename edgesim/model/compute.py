@@ -30,20 +30,24 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ComputeParams:
-    """One server's compute hardware, in SI units (cycles, hertz, seconds)."""
+    """One server's compute hardware, in SI units (cycles, hertz, seconds).
 
-    gpu_cycles_per_step: float = 6.5e7
-    cpu_cycles_per_step: float = 1.6e11
-    cores: int = 32
-    gpu_min_hz: float = 0.6e9
-    gpu_max_hz: float = 1.41e9
-    cpu_min_hz: float = 1.0e9
-    cpu_max_hz: float = 3.5e9
-    gpu_kappa: float = 8.9e-26
-    cpu_kappa: float = 1e-28
-    overhead_s: float = 0.15
-    resolution_exponent: float = 2.2
-    reference_resolution: int = 512
+    Fields have no defaults: the scenario holds every constant of the model, so build one with
+    :meth:`from_scenario` (``dataclasses.replace`` then varies a field).
+    """
+
+    gpu_cycles_per_step: float
+    cpu_cycles_per_step: float
+    cores: int
+    gpu_min_hz: float
+    gpu_max_hz: float
+    cpu_min_hz: float
+    cpu_max_hz: float
+    gpu_kappa: float
+    cpu_kappa: float
+    overhead_s: float
+    resolution_exponent: float
+    reference_resolution: int
 
     @classmethod
     def from_scenario(cls, servers) -> ComputeParams:

@@ -36,7 +36,10 @@ def dbm_to_w(power_dbm: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class RadioParams:
-    """One sub-channel's bandwidth, its noise power and the transmit-power bounds, in SI units."""
+    """One sub-channel's bandwidth, its noise power and the transmit-power bounds, in SI units.
+
+    Built from the scenario's ``radio`` section with :meth:`from_scenario`.
+    """
 
     bandwidth_hz: float
     noise_w: float
@@ -61,13 +64,14 @@ class RadioParams:
 
 def path_loss_db(
     distance_m: ArrayOrFloat,
-    intercept_db: float = 128.1,
-    slope_db: float = 37.6,
-    min_distance_m: float = 10.0,
+    intercept_db: float,
+    slope_db: float,
+    min_distance_m: float,
 ) -> ArrayOrFloat:
     """Log-distance path loss in dB, with the distance floored at ``min_distance_m``.
 
-    Works on a float or elementwise on a numpy array of distances.
+    The constants come from the scenario's ``radio.path_loss`` section. Works on a float or
+    elementwise on a numpy array of distances.
     """
     distance_km = np.maximum(distance_m, min_distance_m) / 1000.0
     return intercept_db + slope_db * np.log10(distance_km)
@@ -81,7 +85,8 @@ def channel_gain(path_loss: float, shadowing_db: float, fading: float) -> float:
 def rate_bps(power_w: float, gain: float, params: RadioParams) -> float:
     """Shannon rate of one sub-channel at transmit power ``power_w``."""
     snr = power_w * gain / params.noise_w
-    return params.bandwidth_hz * math.log2(1.0 + snr)
+    # log1p keeps full precision at the tiny SNRs of far, deeply faded devices.
+    return params.bandwidth_hz * math.log1p(snr) / math.log(2.0)
 
 
 def upload_time_s(bits: float, power_w: float, gain: float, params: RadioParams) -> float:

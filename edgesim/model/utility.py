@@ -9,13 +9,17 @@ __all__ = ["UtilityParams", "utility"]
 
 @dataclass(frozen=True, slots=True)
 class UtilityParams:
-    """Weights of quality, normalised latency and normalised energy, and the failure penalty."""
+    """Weights of quality, normalised latency and normalised energy, and the failure penalty.
 
-    w_quality: float = 1.0
-    w_latency: float = 0.3
-    w_energy: float = 0.2
-    energy_ref_j_per_image: float = 250.0
-    fail_penalty: float = 1.0
+    Fields have no defaults: the scenario's ``utility`` section holds them
+    (:meth:`from_scenario`).
+    """
+
+    w_quality: float
+    w_latency: float
+    w_energy: float
+    energy_ref_j_per_image: float
+    fail_penalty: float
 
     @classmethod
     def from_scenario(cls, section) -> UtilityParams:

@@ -2,15 +2,18 @@
 
 >>> from edgesim.rl import EdgeEnv  # doctest: +SKIP
 
-Torch and Stable-Baselines3 load on first use: importing this package costs neither.
+The environment (and with it the simulator and gymnasium), the HSAC agent (torch) and
+Stable-Baselines3 load on first use: importing this package, or reading :data:`ALGOS`, costs
+none of them.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
+from edgesim.rl.algos import ALGOS
 from edgesim.rl.config import HSACConfig
-from edgesim.rl.env import EdgeEnv, FlatActionEnv
 from edgesim.rl.features import (
     FeatureScales,
     encode,
@@ -20,7 +23,7 @@ from edgesim.rl.features import (
     observation_size,
     server_feature_slice,
 )
-from edgesim.rl.train import ALGOS, train
+from edgesim.rl.train import train
 from edgesim.rl.trained import TrainedPolicy, load_trained_policy
 
 __all__ = [
@@ -41,11 +44,15 @@ __all__ = [
     "train",
 ]
 
+_LAZY = {
+    "EdgeEnv": "edgesim.rl.env",
+    "FlatActionEnv": "edgesim.rl.env",
+    "HSACAgent": "edgesim.rl.hsac",
+}
+
 
 def __getattr__(name: str) -> Any:
-    """Import :class:`HSACAgent` (and with it torch) only when it is asked for."""
-    if name == "HSACAgent":
-        from edgesim.rl.hsac import HSACAgent
-
-        return HSACAgent
+    """Import the environment or the agent only when one is asked for."""
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

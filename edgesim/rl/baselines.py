@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgesim.rl.algos import BASELINES
 from edgesim.rl.env import EdgeEnv, FlatActionEnv
 
 __all__ = [
@@ -21,8 +22,6 @@ __all__ = [
     "make_baseline",
     "make_env",
 ]
-
-BASELINES = ("ppo", "dqn")
 
 _NET_ARCH = [128, 128]
 

@@ -1,16 +1,24 @@
 """Hyperparameters of the HSAC-IC agent and its two ablations.
 
 Every default is justified in ``docs/hsac.md``; the comment on each field says what the field
-controls and, briefly, where its default comes from.
+controls and, briefly, where its default comes from. :func:`config_from_overrides` builds a
+config from ``KEY=VALUE`` strings, checked against the fields' types (``edgesim train
+--config``).
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import Any, get_origin, get_type_hints
 
-Variant = Literal["hsac-ic", "hsac", "sac"]
-VARIANTS: tuple[str, ...] = ("hsac-ic", "hsac", "sac")
+import yaml
+
+from edgesim.rl.algos import HSAC_VARIANTS, Variant
+from edgesim.scenario import parse_yaml
+
+__all__ = ["HSACConfig", "config_differences", "config_from_overrides", "parse_config_overrides"]
 
 
 @dataclass(frozen=True)
@@ -26,9 +34,10 @@ class HSACConfig:
     """Algorithm to build; see the class docstring."""
 
     hidden_sizes: tuple[int, ...] = (128, 128)
-    """Hidden widths shared by the policy and critic MLPs. Two layers of 128 units are small
-    enough for hundreds of updates per second on two CPU cores and match the size used in the
-    discrete SAC experiments of Christodoulou (2019) for low-dimensional inputs."""
+    """Hidden widths shared by the policy and critic MLPs. Two layers of 128 units keep a
+    gradient step at 5 to 10 ms on one thread of the busy 2-core reference machine, and match
+    the size used in the discrete SAC experiments of Christodoulou (2019) for low-dimensional
+    inputs."""
 
     actor_lr: float = 3e-4
     """Adam step size of the policies (Haarnoja et al. 2018, SAC, table of hyperparameters)."""
@@ -49,8 +58,8 @@ class HSACConfig:
     (Haarnoja et al. 2018)."""
 
     batch_size: int = 128
-    """Transitions per gradient step. Half of SAC's 256: it keeps an update near 2 ms on two
-    cores, and the networks are small."""
+    """Transitions per gradient step. Half of SAC's 256, to save CPU time; the networks are
+    small."""
 
     buffer_size: int = 100_000
     """Capacity of the replay ring, in transitions."""
@@ -61,9 +70,10 @@ class HSACConfig:
     update_every: int = 4
     """Environment steps between two calls to :meth:`HSACAgent.update` (read by the trainer
     through :meth:`HSACAgent.wants_update`). Four, as in DQN-style discrete agents (Mnih et
-    al. 2015; Christodoulou 2019 on Atari): one gradient step costs about ten environment
-    steps of CPU here, and an update per decision would make training ten times slower than
-    the simulation without a matching gain on this slowly varying problem."""
+    al. 2015; Christodoulou 2019 on Atari): on the 2-core reference machine one gradient step
+    costs 5 to 10 ms, the time of about 40 to 90 environment steps (``docs/learning.md``,
+    Speed), so an update per decision would bound training to little more than 100 steps/s
+    without a matching gain on this slowly varying problem."""
 
     gradient_steps: int = 1
     """Gradient steps performed by one call to :meth:`HSACAgent.update`."""
@@ -81,8 +91,11 @@ class HSACConfig:
     """Target entropy of the flat ``"sac"`` policy as a fraction of log(number of valid pairs)."""
 
     initial_alpha: float = 0.1
-    """Starting value of every temperature. Rewards lie in [-1, 1], so an entropy bonus of about
-    0.1 nat-weight keeps exploration without swamping the early, mostly zero, rewards."""
+    """Starting value of every temperature. One request's utility lies roughly in [-1, 1]; a
+    delayed reward sums the requests that ended since the previous decision, so it is often 0
+    and sometimes several units (from about -6 to 2 under random masked decisions on the
+    default scenario). An entropy bonus of about 0.1 nat-weight keeps exploration without
+    swamping these rewards, and tuning adjusts it anyway."""
 
     icm_feature_dim: int = 32
     """Width of the curiosity encoder's output phi(s)."""
@@ -114,8 +127,8 @@ class HSACConfig:
 
     def __post_init__(self) -> None:
         """Reject values that would make training silently meaningless."""
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.variant not in HSAC_VARIANTS:
+            raise ValueError(f"variant must be one of {HSAC_VARIANTS}, got {self.variant!r}")
         _check_range("gamma", self.gamma, 0.0, 1.0, closed_high=False)
         _check_range("tau", self.tau, 0.0, 1.0, closed_low=False)
         _check_range("intrinsic_scale_momentum", self.intrinsic_scale_momentum, 0.0, 1.0)
@@ -179,3 +192,98 @@ def _check_range(
     below = value <= high if closed_high else value < high
     if not (above and below):
         raise ValueError(f"{name}={value} is outside [{low}, {high}]")
+
+
+def parse_config_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """Typed :class:`HSACConfig` field values from ``KEY=VALUE`` strings, values read as YAML.
+
+    ``batch_size=64``, ``hidden_sizes=[64, 64]`` and ``critic_lr=1e-3`` are read as an
+    integer, a tuple of integers and a number. ``variant`` cannot be set this way: it is the
+    training algo.
+
+    :raises ValueError: a malformed pair, an unknown field or a value of the wrong type (one
+        line, naming the field).
+    """
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"config {pair!r}: expected KEY=VALUE")
+        try:
+            value = parse_yaml(text)
+        except yaml.YAMLError:
+            raise ValueError(f"config {key}: {text!r} is not valid YAML") from None
+        values[key] = _typed_value(key, value)
+    return values
+
+
+def config_from_overrides(algo: str, pairs: Sequence[str]) -> HSACConfig | None:
+    """The default config of ``algo`` with the ``KEY=VALUE`` overrides applied, or ``None``
+    when there are none (the trainer then uses the defaults, or a resumed run's own config).
+
+    :raises ValueError: overrides for an algo that has no HSAC config, or bad overrides.
+    """
+    if not pairs:
+        return None
+    if algo not in HSAC_VARIANTS:
+        raise ValueError(
+            f"config overrides set HSAC hyperparameters; {algo} has none "
+            f"(they apply to {', '.join(HSAC_VARIANTS)})"
+        )
+    values = parse_config_overrides(pairs)
+    return HSACConfig.from_dict({**HSACConfig(variant=algo).to_dict(), **values})
+
+
+def config_differences(wanted: HSACConfig, found: HSACConfig) -> list[str]:
+    """``name=found (not wanted)`` for each field where two configs differ."""
+    asked, held = wanted.to_dict(), found.to_dict()
+    return [
+        f"{name}={held[name]!r} (not {asked[name]!r})"
+        for name in asked
+        if asked[name] != held[name]
+    ]
+
+
+def _typed_value(name: str, value: Any) -> Any:
+    """``value`` converted to the type of field ``name``; ValueError when it cannot be."""
+    hints = get_type_hints(HSACConfig)
+    if name == "variant":
+        raise ValueError("config variant: the variant is the training algo, not an override")
+    if name not in hints:
+        raise ValueError(f"config {name}: {_unknown_field_hint(name, hints)}")
+    hint = hints[name]
+    converted = _as_type(hint, value)
+    if converted is None:
+        expected = _TYPE_NAMES.get(hint, "a list of integers such as [128, 128]")
+        raise ValueError(f"config {name}: expected {expected}, got {value!r}")
+    return converted
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number"}
+
+
+def _as_type(hint: Any, value: Any) -> Any:
+    """``value`` as an ``int``, a ``float`` or a ``tuple[int, ...]``, or ``None`` if it is not
+    one (booleans are never numbers here; a whole float such as ``1e5`` is an integer)."""
+    if isinstance(value, bool):
+        return None
+    if hint is float and isinstance(value, int | float):
+        return float(value)
+    if hint is int and isinstance(value, int):
+        return value
+    if hint is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if get_origin(hint) is tuple and isinstance(value, list) and value:
+        items = [_as_type(int, item) for item in value]
+        return None if None in items else tuple(items)
+    return None
+
+
+def _unknown_field_hint(name: str, hints: dict[str, Any]) -> str:
+    """Say that ``name`` is no field and suggest the closest, or list them all."""
+    close = difflib.get_close_matches(name, list(hints), n=1)
+    if close:
+        return f"no such HSAC hyperparameter (did you mean {close[0]}?)"
+    known = sorted(set(hints) - {"variant"})
+    return f"no such HSAC hyperparameter (known: {', '.join(known)})"

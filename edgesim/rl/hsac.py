@@ -17,8 +17,8 @@ import copy
 import json
 import logging
 import math
+import os
 import pickle
-import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -37,7 +37,17 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "edgesim-hsac-checkpoint"
 CHECKPOINT_VERSION = 1
-_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, zipfile.BadZipFile)
+_LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    KeyError,
+    ValueError,
+    OSError,
+    zipfile.BadZipFile,
+)
+"""What ``torch.load`` raises on a file that is truncated, corrupt or not a torch file (a
+truncated zip gives ``OSError`` errno 22 from a path and ``ValueError`` from memory)."""
 
 
 @dataclass(frozen=True)
@@ -530,34 +540,34 @@ class HSACAgent:
         obs_dim: int | None = None,
         n_servers: int | None = None,
         n_levels: int | None = None,
+        *,
+        label: str | None = None,
     ) -> HSACAgent:
         """Rebuild an agent saved by :meth:`save`, including optimisers and random streams.
 
         Dimensions given here are checked against the checkpoint.
 
-        :raises ValueError: if ``path`` is not an HSAC checkpoint or a dimension differs.
+        :param label: how error messages name the checkpoint; by default its path, or the
+            ``name`` of a file object. Give one for data read from memory.
+        :raises ValueError: if ``path`` is corrupt, not an HSAC checkpoint, or a dimension
+            differs (one line, naming the checkpoint).
         """
-        checkpoint = _read_checkpoint(path)
-        dims = checkpoint["dims"]
+        where = label if label is not None else _describe(path)
+        checkpoint = _read_checkpoint(path, where)
         expected = {"obs_dim": obs_dim, "n_servers": n_servers, "n_levels": n_levels}
-        for name, value in expected.items():
-            if value is not None and value != dims[name]:
-                raise ValueError(
-                    f"checkpoint {path} has {name}={dims[name]}, expected {name}={value}"
-                )
-        config = HSACConfig.from_dict(checkpoint["config"])
-        agent = cls(
-            dims["obs_dim"],
-            dims["n_servers"],
-            dims["n_levels"],
-            slice(*dims["server_features"]),
-            config,
-            checkpoint["seed"],
-        )
+        dims = _checked_dims(checkpoint, where, expected)
         try:
+            agent = cls(
+                dims["obs_dim"],
+                dims["n_servers"],
+                dims["n_levels"],
+                slice(*dims["server_features"]),
+                HSACConfig.from_dict(checkpoint["config"]),
+                checkpoint["seed"],
+            )
             agent._restore(checkpoint)
-        except (RuntimeError, KeyError, TypeError) as err:
-            raise ValueError(f"checkpoint {path} does not match its own dimensions: {err}") from err
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"checkpoint {where} cannot be restored: {err}") from err
         return agent
 
     def _dims(self) -> dict[str, Any]:
@@ -600,67 +610,44 @@ class HSACAgent:
         self.gradient_steps = checkpoint["counters"]["gradient_steps"]
 
 
-def _read_checkpoint(path: str | Path | BinaryIO) -> dict[str, Any]:
-    """Load and sanity-check a checkpoint file; ValueError if it is not one."""
+def _describe(source: str | Path | BinaryIO) -> str:
+    """The name of a checkpoint source for messages: a path, or a file object's own name."""
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    name = getattr(source, "name", None)
+    return str(name) if isinstance(name, str | os.PathLike) else "(checkpoint data in memory)"
+
+
+def _checked_dims(
+    checkpoint: dict[str, Any], where: str, expected: dict[str, int | None]
+) -> dict[str, Any]:
+    """The checkpoint's dimensions; ValueError when they are missing or differ from a given one."""
+    dims = checkpoint.get("dims")
+    if not isinstance(dims, dict) or any(
+        name not in dims for name in (*expected, "server_features")
+    ):
+        raise ValueError(f"checkpoint {where} records no valid dimensions")
+    for name, value in expected.items():
+        if value is not None and value != dims[name]:
+            raise ValueError(f"checkpoint {where} has {name}={dims[name]}, expected {name}={value}")
+    return dims
+
+
+def _read_checkpoint(path: str | Path | BinaryIO, where: str) -> dict[str, Any]:
+    """Load and sanity-check a checkpoint file; ValueError (naming ``where``) if it is not one."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{where}: no such HSAC checkpoint") from None
     except _LOAD_ERRORS as err:
-        raise ValueError(f"{path} is not an HSAC checkpoint ({type(err).__name__})") from err
+        raise ValueError(
+            f"{where} is corrupt or not an HSAC checkpoint ({type(err).__name__})"
+        ) from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an HSAC checkpoint (missing format marker)")
+        raise ValueError(f"{where} is not an HSAC checkpoint (missing format marker)")
     if checkpoint.get("version") != CHECKPOINT_VERSION:
         raise ValueError(
-            f"{path} is checkpoint version {checkpoint.get('version')}, "
+            f"{where} is checkpoint version {checkpoint.get('version')}, "
             f"this code reads version {CHECKPOINT_VERSION}"
         )
     return checkpoint
-
-
-def benchmark_updates(
-    n: int = 1_000,
-    obs_dim: int = 48,
-    n_servers: int = 4,
-    n_levels: int = 5,
-    variant: str = "hsac-ic",
-    seed: int = 0,
-    update_every: int = 4,
-) -> float:
-    """Measure training steps per second: ``act`` and ``store`` every step, ``update`` every
-    ``update_every`` steps.
-
-    Observations and masks are random; the environment itself costs nothing here. Returns the
-    rate and logs it at info level. Thread count is whatever the process has set.
-    """
-    config = HSACConfig(  # type: ignore[arg-type]
-        variant=variant, learning_starts=256, update_every=update_every
-    )
-    agent = HSACAgent(obs_dim, n_servers, n_levels, slice(obs_dim // 2, obs_dim), config, seed)
-    rng = np.random.default_rng(seed)
-    obs = rng.standard_normal(obs_dim).astype(np.float32)
-    mask = _random_mask(rng, n_servers, n_levels)
-
-    def env_step() -> None:
-        nonlocal obs, mask
-        action = agent.act(obs, mask)
-        next_obs = rng.standard_normal(obs_dim).astype(np.float32)
-        next_mask = _random_mask(rng, n_servers, n_levels)
-        agent.store(obs, action, float(rng.random()), next_obs, next_mask, False, mask=mask)
-        obs, mask = next_obs, next_mask
-
-    for _ in range(config.learning_starts):
-        env_step()
-    start_s = time.perf_counter()
-    for _ in range(n):
-        env_step()
-        if agent.wants_update():
-            agent.update()
-    rate = n / (time.perf_counter() - start_s)
-    logger.info("%s: %.0f training steps/s, update every %d", variant, rate, update_every)
-    return rate
-
-
-def _random_mask(rng: np.random.Generator, n_servers: int, n_levels: int) -> np.ndarray:
-    """Random action mask with at least one allowed pair (benchmark input)."""
-    mask = rng.random((n_servers, n_levels)) < 0.7
-    mask[rng.integers(n_servers), rng.integers(n_levels)] = True
-    return mask

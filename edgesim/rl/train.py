@@ -5,7 +5,8 @@
 - ``policy.pt``: the final policy, one torch file whatever the algorithm (see
   :mod:`edgesim.rl.trained`, which loads it as a :class:`~edgesim.policies.Policy`);
 - ``progress.csv``: a row per logging interval;
-- ``train.json``: algorithm, seed, step budget and the resolved scenario;
+- ``train.json``: algorithm, seed, step budget, the resolved scenario and, for the HSAC
+  variants, the agent's :class:`~edgesim.rl.config.HSACConfig`;
 - ``checkpoints/step-NNNNNNNNN/``: periodic checkpoints, the last :data:`KEEP_CHECKPOINTS`
   kept, from which ``resume=True`` continues;
 - ``tensorboard/``: TensorBoard logs, when the ``tensorboard`` package is installed.
@@ -22,7 +23,9 @@ import os
 import pickle
 import random
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -32,20 +35,17 @@ from typing import Any
 
 import numpy as np
 
-from edgesim.rl.baselines import BASELINES, load_baseline, make_baseline
-from edgesim.rl.env import EdgeEnv
+from edgesim.rl.algos import ALGOS, BASELINES
+from edgesim.rl.config import HSACConfig, config_differences
 from edgesim.rl.features import server_feature_slice
+from edgesim.rl.trained import POLICY_FORMAT, POLICY_VERSION
 from edgesim.scenario import Scenario
 
 __all__ = ["ALGOS", "KEEP_CHECKPOINTS", "POLICY_FORMAT", "TRAINING_THREADS", "train"]
 
 logger = logging.getLogger(__name__)
 
-ALGOS = ("hsac-ic", "hsac", "sac", "ppo", "dqn")
-HSAC_VARIANTS = ("hsac-ic", "hsac", "sac")
 KEEP_CHECKPOINTS = 3
-POLICY_FORMAT = "edgesim-policy"
-POLICY_VERSION = 1
 CHECKPOINT_FORMAT = "edgesim-train-checkpoint"
 TRAINING_THREADS = 1
 """Torch intra-op threads while training. The networks are two layers of 128 units and the
@@ -189,6 +189,43 @@ def _tensorboard_dir(out: Path) -> Path | None:
     return out / "tensorboard"
 
 
+class _InterruptGuard:
+    """Holds a Ctrl-C (SIGINT) back until the current step's bookkeeping is complete.
+
+    The trainer calls :meth:`check` between steps, where the step count, the learner's own
+    counters and its replay buffer agree, so the checkpoint written on the interrupt is
+    consistent. A second Ctrl-C before that interrupts at once. Nothing is held back outside
+    the main thread or when a SIGINT handler other than Python's default is installed.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptGuard:
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        self.pending = False
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt held back since the last check, if there is one."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
 class _Run:
     """What every trainer shares: the folder, the environment, intervals and the logs."""
 
@@ -207,6 +244,9 @@ class _Run:
         self.steps = steps
         self.seed = seed
         self.out = out
+        # Imported here so that importing edgesim.rl loads neither the simulator nor gymnasium.
+        from edgesim.rl.env import EdgeEnv
+
         self.env = EdgeEnv(scenario, seed=seed)
         self.dims = {
             "obs_dim": int(self.env.observation_space.shape[0]),
@@ -221,21 +261,26 @@ class _Run:
         self.wall_offset_s = 0.0
         self.trainer: Any = None
         self.bar: Any = None
+        self.interrupts = _InterruptGuard()
 
     @property
     def checkpoints(self) -> Path:
         return self.out / "checkpoints"
 
-    def after_step(self, reward: float, info: dict[str, Any]) -> None:
-        """Count a step; log and checkpoint when their interval comes round."""
+    def count_step(self, reward: float, info: dict[str, Any]) -> None:
+        """Count an environment step and its reward, as soon as the learner has stored it."""
         self.step += 1
         self.episodes.add(reward, info)
         if self.bar is not None:
             self.bar.update(1)
+
+    def end_step(self) -> None:
+        """Log and checkpoint when their interval comes round, then raise a held Ctrl-C."""
         if self.due(self.log_every):
             self.log_row(self.trainer.drain_losses())
         if self.due(self.checkpoint_every):
             _write_checkpoint(self, self.trainer.save)
+        self.interrupts.check()
 
     def log_row(self, losses: dict[str, float]) -> None:
         row: dict[str, Any] = {"step": self.step, **self.episodes.drain(), **losses}
@@ -305,11 +350,14 @@ def _write_checkpoint(run: _Run, save_learner: Callable[[Path], None]) -> Path:
     run.checkpoints.mkdir(parents=True, exist_ok=True)
     target = run.checkpoints / f"step-{run.step:09d}"
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=run.checkpoints))
-    save_learner(staging)
-    (staging / "state.json").write_text(json.dumps(run.state()), encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    try:
+        save_learner(staging)
+        (staging / "state.json").write_text(json.dumps(run.state()), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     for old in _checkpoint_folders(run.checkpoints)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old, ignore_errors=True)
     logger.info("checkpoint at step %d in %s", run.step, target)
@@ -353,10 +401,9 @@ def _write_policy(path: Path, header: dict[str, Any], payload: bytes) -> None:
 class _HsacTrainer:
     """HSAC-IC and its ablations: act, store, update, one decision at a time."""
 
-    def __init__(self, run: _Run, config: Any) -> None:
-        from edgesim.rl.config import HSACConfig
-
+    def __init__(self, run: _Run, config: HSACConfig | None) -> None:
         self.run = run
+        self.requested = config is not None
         self.config = config if config is not None else HSACConfig(variant=run.algo)
         if self.config.variant != run.algo:
             self.config = HSACConfig.from_dict({**self.config.to_dict(), "variant": run.algo})
@@ -378,7 +425,17 @@ class _HsacTrainer:
             )
             return
         self.agent = HSACAgent.load(checkpoint / "agent.pt", **run.dims)
+        if self.requested and self.agent.config != self.config:
+            found = ", ".join(config_differences(self.config, self.agent.config))
+            raise ValueError(
+                f"{run.out}: the run was trained with {found}; resume it with the same "
+                "config, or with none to keep its own"
+            )
         _restore_global_rng(checkpoint)
+
+    def config_record(self) -> dict[str, Any] | None:
+        """The agent's hyperparameters, as ``train.json`` records them."""
+        return self.agent.config.to_dict()
 
     def save(self, folder: Path) -> None:
         self.agent.save(folder / "agent.pt")
@@ -392,9 +449,10 @@ class _HsacTrainer:
             action = agent.act(obs, mask)
             next_obs, reward, terminated, truncated, info = run.env.step(action)
             agent.store(obs, action, reward, next_obs, info["action_mask"], terminated, mask=mask)
+            run.count_step(reward, info)
             if agent.wants_update():
                 self._note(agent.update())
-            run.after_step(reward, info)
+            run.end_step()
             if terminated or truncated:
                 next_obs, info = run.env.reset()
             obs, mask = next_obs, info["action_mask"]
@@ -423,28 +481,21 @@ class _Sb3Trainer:
         self.latest: dict[str, float] = {}
 
     def start(self, checkpoint: Path | None) -> None:
+        from edgesim.rl.baselines import make_baseline
+
         run = self.run
         if checkpoint is None:
             self.model = make_baseline(
                 run.algo, run.env, run.seed, run.steps, _tensorboard_dir(run.out)
             )
             return
-        try:
-            self.model = load_baseline(run.algo, checkpoint / "model.zip", run.env)
-            if run.algo == "dqn":
-                self.model.load_replay_buffer(checkpoint / "replay_buffer.pkl")
-        except (
-            OSError,
-            zipfile.BadZipFile,
-            pickle.UnpicklingError,
-            KeyError,
-            EOFError,
-            RuntimeError,
-            AssertionError,
-        ) as error:
-            raise ValueError(f"{checkpoint}: corrupt {run.algo} checkpoint ({error})") from None
+        self.model = _load_sb3_checkpoint(run.algo, checkpoint, run.env)
         self.model.num_timesteps = run.step
         _restore_global_rng(checkpoint)
+
+    def config_record(self) -> dict[str, Any] | None:
+        """None: the baselines' settings are fixed (:mod:`edgesim.rl.baselines`)."""
+        return None
 
     def save(self, folder: Path) -> None:
         self.model.save(folder / "model.zip")
@@ -466,7 +517,8 @@ class _Sb3Trainer:
     def on_step(self, reward: float, info: dict[str, Any]) -> None:
         """Called by the callback after each environment step; learning stops at the budget
         (PPO's last, partial rollout is then not trained on)."""
-        self.run.after_step(reward, info)
+        self.run.count_step(reward, info)
+        self.run.end_step()
 
     def drain_losses(self) -> dict[str, float]:
         values = self.model.logger.name_to_value
@@ -480,6 +532,53 @@ class _Sb3Trainer:
         buffer = io.BytesIO()
         self.model.save(buffer)
         return buffer.getvalue()
+
+
+_SB3_LOAD_ERRORS = (
+    OSError,
+    ValueError,
+    zipfile.BadZipFile,
+    pickle.UnpicklingError,
+    KeyError,
+    EOFError,
+    RuntimeError,
+    AssertionError,
+    TypeError,
+)
+"""What Stable-Baselines3 raises on a corrupt model or replay buffer file (a ``.zip`` that is
+none gives a ``ValueError`` whose text names the file object, not the checkpoint)."""
+
+
+def _load_sb3_checkpoint(algo: str, checkpoint: Path, env: Any) -> Any:
+    """The PPO or DQN model of a checkpoint folder (DQN with its replay buffer).
+
+    :raises ValueError: one line naming the missing, corrupt or foreign file.
+    """
+    from edgesim.rl.baselines import load_baseline
+
+    model_file = checkpoint / "model.zip"
+    _require_file(model_file)
+    try:
+        model = load_baseline(algo, model_file, env)
+    except _SB3_LOAD_ERRORS as error:
+        raise ValueError(_corrupt(model_file, algo, error)) from None
+    if algo == "dqn":
+        buffer_file = checkpoint / "replay_buffer.pkl"
+        _require_file(buffer_file)
+        try:
+            model.load_replay_buffer(buffer_file)
+        except _SB3_LOAD_ERRORS as error:
+            raise ValueError(_corrupt(buffer_file, algo, error)) from None
+    return model
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise ValueError(f"{path}: missing from the checkpoint")
+
+
+def _corrupt(path: Path, algo: str, error: BaseException) -> str:
+    return f"{path}: corrupt or not an edgesim {algo} checkpoint ({type(error).__name__})"
 
 
 def _make_callback(trainer: _Sb3Trainer) -> Any:
@@ -531,9 +630,13 @@ def _torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _check_arguments(algo: str, steps: int, out: Path, resume: bool) -> None:
+def _check_arguments(
+    algo: str, steps: int, out: Path, resume: bool, config: HSACConfig | None
+) -> None:
     if algo not in ALGOS:
         raise ValueError(f"unknown algo {algo!r}: use one of {', '.join(ALGOS)}")
+    if config is not None and algo in BASELINES:
+        raise ValueError(f"{algo} takes no HSAC config; its settings are fixed")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if resume:
@@ -563,7 +666,7 @@ def train(
     resume: bool = False,
     progress: bool = False,
     *,
-    config: Any = None,
+    config: HSACConfig | None = None,
     log_every: int | None = None,
     checkpoint_every: int | None = None,
 ) -> Path:
@@ -577,17 +680,20 @@ def train(
     :param resume: continue from the last checkpoint in ``out``.
     :param progress: show a progress bar.
     :param config: an :class:`~edgesim.rl.config.HSACConfig` for the HSAC variants (its
-        ``variant`` is set to ``algo``); ignored by the baselines.
+        ``variant`` is set to ``algo``); the baselines take none. ``None`` means the defaults
+        for a new run and, with ``resume``, the run's own config (recorded in ``train.json``
+        and in its checkpoints); a resume with a config other than the run's is refused.
     :param log_every: steps between rows of ``progress.csv`` (default: about 1/100 of
         ``steps``, between 100 and 2,000).
     :param checkpoint_every: steps between checkpoints (default: about 1/10 of ``steps``,
         between 500 and 50,000); a checkpoint is always written at the end and on Ctrl-C.
     :returns: the path of ``policy.pt``.
-    :raises ValueError: bad arguments, or a corrupt or mismatched checkpoint.
+    :raises ValueError: bad arguments, a config for a baseline or unlike the resumed run's, or
+        a corrupt or mismatched checkpoint.
     :raises FileNotFoundError: ``resume`` without a run or a checkpoint in ``out``.
     """
     out = Path(out)
-    _check_arguments(algo, steps, out, resume)
+    _check_arguments(algo, steps, out, resume, config)
     log_every = log_every or _default_interval(steps, 100, 100, 2_000)
     checkpoint_every = checkpoint_every or _default_interval(steps, 10, 500, 50_000)
     out.mkdir(parents=True, exist_ok=True)
@@ -599,39 +705,48 @@ def train(
         if resume:
             run.log.truncate_after(run.step)
             logger.info("resuming %s at step %d from %s", algo, run.step, checkpoint)
-        _write_meta(run)
+        _write_meta(run, trainer.config_record())
         _learn(run, trainer, first_reset_seed=None if resume else seed, progress=progress)
     return _finish(run, trainer)
 
 
-def _write_meta(run: _Run) -> None:
+def _write_meta(run: _Run, config: dict[str, Any] | None) -> None:
     meta = {
         "algo": run.algo,
         "seed": run.seed,
         "steps": run.steps,
         "scenario": run.scenario.to_dict(),
     }
+    if config is not None:
+        meta["config"] = config
     (run.out / "train.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 def _learn(run: _Run, trainer: Any, first_reset_seed: int | None, progress: bool) -> None:
-    """Run the trainer to the step budget; Ctrl-C writes a checkpoint, then re-raises."""
+    """Run the trainer to the step budget; Ctrl-C writes a checkpoint, then re-raises.
+
+    A Ctrl-C takes effect between two steps (see :class:`_InterruptGuard`), and a
+    ``KeyboardInterrupt`` raised inside a learner's update still finds the step counted by
+    both the run and the learner, so the checkpoint's counters agree either way.
+    """
     from tqdm import tqdm
 
     run.trainer = trainer
     run.bar = tqdm(
         total=run.steps, initial=run.step, unit="step", desc=run.algo, disable=not progress
     )
-    try:
-        if run.step < run.steps:
-            trainer.learn(first_reset_seed)
-    except KeyboardInterrupt:
-        logger.warning("interrupted at step %d: writing a checkpoint", run.step)
-        _write_checkpoint(run, trainer.save)
-        run.log.close()
-        raise
-    finally:
-        run.bar.close()
+    with run.interrupts:
+        try:
+            if run.step < run.steps:
+                trainer.learn(first_reset_seed)
+            run.interrupts.check()
+        except KeyboardInterrupt:
+            logger.warning("interrupted at step %d: writing a checkpoint", run.step)
+            _write_checkpoint(run, trainer.save)
+            run.log.close()
+            raise
+        finally:
+            run.bar.close()
 
 
 def _finish(run: _Run, trainer: Any) -> Path:

@@ -18,15 +18,22 @@ from typing import Any
 import numpy as np
 
 from edgesim.policies.base import REJECT, Decision, ModelView, Observation, Policy
+from edgesim.rl.algos import ALGOS, HSAC_VARIANTS
 from edgesim.rl.features import FeatureScales, encode_with_mask, observation_size
 from edgesim.sim.random import BufferedStream
 
-__all__ = ["TrainedPolicy", "load_trained_policy", "read_policy_file"]
+__all__ = [
+    "POLICY_FORMAT",
+    "POLICY_VERSION",
+    "TrainedPolicy",
+    "load_trained_policy",
+    "read_policy_file",
+]
 
 POLICY_FORMAT = "edgesim-policy"
+"""The ``format`` marker of every ``policy.pt``."""
 POLICY_VERSION = 1
-_HSAC_VARIANTS = ("hsac-ic", "hsac", "sac")
-_BASELINES = ("ppo", "dqn")
+"""The ``version`` of ``policy.pt`` this code writes and reads."""
 _READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError)
 
 Decider = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -49,7 +56,7 @@ def read_policy_file(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not an edgesim policy file (no format marker)")
     if content.get("version") != POLICY_VERSION:
         raise ValueError(f"{path}: policy file version {content.get('version')} is not supported")
-    if content.get("algo") not in (*_HSAC_VARIANTS, *_BASELINES):
+    if content.get("algo") not in ALGOS:
         raise ValueError(f"{path}: unknown algo {content.get('algo')!r} in the policy file")
     payload = content.get("payload")
     if not isinstance(payload, torch.Tensor) or payload.dtype != torch.uint8:
@@ -58,6 +65,7 @@ def read_policy_file(path: str | Path) -> dict[str, Any]:
 
 
 def _hsac_decider(content: dict[str, Any], path: Path) -> Decider:
+    """Greedy batched decisions of the HSAC agent held in the policy file's payload."""
     from edgesim.rl.hsac import HSACAgent
 
     try:
@@ -66,20 +74,27 @@ def _hsac_decider(content: dict[str, Any], path: Path) -> Decider:
             content["obs_dim"],
             content["n_servers"],
             content["n_levels"],
+            label=f"{path} (its {content['algo']} payload)",
         )
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: the {content['algo']} agent cannot be read ({error})") from None
+    except (KeyError, TypeError) as error:
+        raise ValueError(
+            f"{path}: the {content['algo']} agent cannot be read ({error!r})"
+        ) from None
     return lambda obs, masks: agent.act_batch(obs, masks, deterministic=True)
 
 
 def _baseline_decider(content: dict[str, Any], path: Path) -> Decider:
+    """Deterministic batched decisions of the Stable-Baselines3 model in the payload."""
     from edgesim.rl.baselines import load_baseline
 
     algo = content["algo"]
     try:
         model = load_baseline(algo, io.BytesIO(content["payload"]))
     except (*_READ_ERRORS, KeyError, ValueError, AssertionError) as error:
-        raise ValueError(f"{path}: the {algo} model cannot be read ({error})") from None
+        # Stable-Baselines3's own messages name the in-memory stream, not this file.
+        raise ValueError(
+            f"{path}: the {algo} model in this policy file is corrupt ({type(error).__name__})"
+        ) from None
     n_levels = content["n_levels"]
 
     def decide(obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -157,7 +172,7 @@ def load_trained_policy(path: str | Path) -> TrainedPolicy:
     """
     path = Path(path)
     content = read_policy_file(path)
-    if content["algo"] in _HSAC_VARIANTS:
+    if content["algo"] in HSAC_VARIANTS:
         decider = _hsac_decider(content, path)
     else:
         decider = _baseline_decider(content, path)

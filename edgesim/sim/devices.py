@@ -60,6 +60,7 @@ class TraceArrivalTimes:
 
 
 def _times_in_seconds(column: pd.Series, name: str) -> np.ndarray:
+    """A time column in seconds from its earliest entry, in the rows' order (not sorted)."""
     if pd.api.types.is_numeric_dtype(column):
         seconds = column.to_numpy(dtype=float)
     else:
@@ -73,32 +74,49 @@ def _times_in_seconds(column: pd.Series, name: str) -> np.ndarray:
         seconds = (stamps - stamps.min()).dt.total_seconds().to_numpy()
     if np.isnan(seconds).any():
         raise ScenarioError(f"devices.arrival.trace.time_column: column {name!r} has gaps")
-    seconds = np.sort(seconds)
-    return seconds - seconds[0]
+    return seconds
+
+
+def _sizes_in_bits(column: pd.Series, trace: TraceArrivals) -> np.ndarray:
+    """A size column in bits, in the rows' order."""
+    sizes = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float) * trace.bits_per_unit
+    if (sizes < 0).any() or np.isnan(sizes).any():
+        raise ScenarioError(
+            f"devices.arrival.trace.size_column: column {trace.size_column!r} must hold sizes >= 0"
+        )
+    return sizes
+
+
+def _read_columns(path: Path, trace: TraceArrivals) -> pd.DataFrame:
+    """The trace's time (and size) columns; a missing column is named by its key path."""
+    keys = {"time_column": trace.time_column, "size_column": trace.size_column}
+    wanted = {column for column in keys.values() if column is not None}
+    try:
+        table = pd.read_csv(path, usecols=lambda name: name in wanted)
+    except (OSError, ValueError) as error:
+        raise ScenarioError(f"devices.arrival.trace.path: cannot read {path} ({error})") from None
+    for key, column in keys.items():
+        if column is not None and column not in table.columns:
+            raise ScenarioError(f"devices.arrival.trace.{key}: {path} has no column {column!r}")
+    if table.empty:
+        raise ScenarioError(f"devices.arrival.trace.path: {path} holds no arrivals")
+    return table
 
 
 def load_trace(path: Path, trace: TraceArrivals) -> TraceArrivalTimes:
-    """Read a trace CSV; times keep their gaps exactly, multiplied by ``time_scale``."""
-    columns = [trace.time_column] + ([trace.size_column] if trace.size_column else [])
-    try:
-        table = pd.read_csv(path, usecols=columns)
-    except ValueError:
-        raise ScenarioError(
-            f"devices.arrival.trace: {path} lacks column(s) {', '.join(columns)}"
-        ) from None
-    if table.empty:
-        raise ScenarioError(f"devices.arrival.trace.path: {path} holds no arrivals")
-    order = np.argsort(table[trace.time_column].to_numpy(), kind="stable")
-    table = table.iloc[order]
-    times_s = _times_in_seconds(table[trace.time_column], trace.time_column) * trace.time_scale
+    """Read a trace CSV; times keep their gaps exactly, multiplied by ``time_scale``.
+
+    Rows may come in any order: they are sorted by their time in seconds (not by the column's
+    text), stably, and each size stays with its own arrival.
+    """
+    table = _read_columns(path, trace)
+    seconds = _times_in_seconds(table[trace.time_column], trace.time_column)
+    order = np.argsort(seconds, kind="stable")
+    seconds = seconds[order]
+    times_s = (seconds - seconds[0]) * trace.time_scale
     sizes = None
     if trace.size_column:
-        sizes = table[trace.size_column].to_numpy(dtype=float) * trace.bits_per_unit
-        if (sizes < 0).any() or np.isnan(sizes).any():
-            raise ScenarioError(
-                f"devices.arrival.trace.size_column: column {trace.size_column!r} must hold "
-                "sizes >= 0"
-            )
+        sizes = _sizes_in_bits(table[trace.size_column], trace)[order]
     return TraceArrivalTimes(times_s, sizes)
 
 

@@ -3,7 +3,8 @@
 Rows are buffered as tuples and written in row groups, so a run of millions of requests keeps
 only one row group in memory. Files are written inside a staging folder; :func:`publish`
 moves the finished folder into place in one rename, so no half-written run folder survives a
-crash or Ctrl-C.
+crash or Ctrl-C. :func:`check_target` tells beforehand whether a location can take a run
+folder, so a command can refuse a bad ``--out`` before it simulates.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 import weakref
 from array import array
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +25,16 @@ import pyarrow.parquet as pq
 
 from edgesim.sim.request import COLUMNS, Request
 
-__all__ = ["REQUEST_SCHEMA", "SERVER_SCHEMA", "Recorder", "publish"]
+__all__ = [
+    "REQUEST_SCHEMA",
+    "SERVER_SCHEMA",
+    "OutputFolderError",
+    "Recorder",
+    "check_target",
+    "is_run_folder",
+    "publish",
+    "write_json",
+]
 
 _INT_COLUMNS = {"request_id", "device", "base_station", "images", "server", "level", "steps"}
 REQUEST_SCHEMA = pa.schema(
@@ -44,6 +55,10 @@ SERVER_SCHEMA = pa.schema(
     [("time_s", pa.float64())] + [(name, pa.int32()) for name in SERVER_COLUMNS[1:]]
 )
 _FREQUENCY_COLUMNS = (COLUMNS.index("cpu_ghz"), COLUMNS.index("gpu_ghz"))
+
+
+class OutputFolderError(ValueError):
+    """A location that cannot take a run folder; the message is one line naming it."""
 
 
 def _column_array(values: tuple, kind: pa.DataType) -> pa.Array:
@@ -161,26 +176,100 @@ def _unused_frequencies_as_nan(row: tuple) -> tuple:
     return tuple(values)
 
 
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (at any depth) replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
 def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as indented JSON."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """Write ``data`` as indented, standard JSON: a NaN or infinite number becomes ``null``."""
+    text = json.dumps(_finite_or_none(data), indent=2, sort_keys=False, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a run folder, finished or not: a folder holding ``requests.parquet``.
+
+    This is the test :func:`analysis.runs.detect_kind` applies too. A run whose
+    ``summary.json`` is missing is unfinished, and a rerun may replace it.
+    """
+    return path.is_dir() and (path / "requests.parquet").is_file()
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_target(target: str | Path) -> None:
+    """Check that a run folder can be published at ``target``.
+
+    ``target`` may be absent, an empty folder or an earlier run folder (which is replaced);
+    anything else that exists there (a file, a folder of other things) is refused, as is a
+    location whose nearest existing parent is a file or cannot be written.
+
+    :raises OutputFolderError: naming ``target`` and the reason.
+    """
+    target = Path(target)
+    if target.exists() or target.is_symlink():
+        replaceable = target.is_dir() and (is_run_folder(target) or not any(target.iterdir()))
+        if not replaceable:
+            raise OutputFolderError(f"{target}: exists and is not a run folder; not replaced")
+    parent = _nearest_existing(target.parent)
+    if not parent.is_dir():
+        raise OutputFolderError(f"{target}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"{target}: no permission to write in {parent}")
+
+
+def _folder_mode() -> int:
+    """The mode a new folder gets under the process's umask (0755 under umask 022)."""
+    # The umask can only be read by setting it; it is put back at once.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+def _swap_into_place(ready: Path, target: Path) -> None:
+    """Rename ``ready`` to ``target``; an older ``target`` is renamed away, then removed."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old)
+    try:
+        os.replace(ready, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def publish(staging: Path, target: Path) -> Path:
     """Move a finished staging folder to ``target``, replacing an older run there atomically.
 
     The staging folder is first copied next to ``target`` (same file system), then renamed
-    into place; an existing ``target`` is renamed away first and removed afterwards.
+    into place; the copy is removed if anything fails or interrupts it. The published folder
+    gets the usual mode of a new folder (0755 under umask 022).
+
+    :raises OutputFolderError: when ``target`` cannot take a run folder (:func:`check_target`).
     """
     target = Path(target)
+    check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     beside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    shutil.copytree(staging, beside, dirs_exist_ok=True)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(beside, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        shutil.copytree(staging, beside, dirs_exist_ok=True)
+        beside.chmod(_folder_mode())
+        _swap_into_place(beside, target)
+    finally:
+        shutil.rmtree(beside, ignore_errors=True)
     return target
