@@ -31,6 +31,7 @@ from edgesim.model.radio import RadioParams, least_power_w, rate_bps
 __all__ = [
     "Plan",
     "allocate",
+    "convex_minimum",
     "finish_time_s",
     "latest_arrival_s",
     "max_speed_finish_s",
@@ -372,10 +373,10 @@ def _best_upload_budget_s(
         return low_s
     if compute_energy_j(high_s) <= compute_energy_j(low_s):
         return high_s
-    return _convex_minimum(total_energy_j, low_s, high_s)
+    return convex_minimum(total_energy_j, low_s, high_s)
 
 
-def _convex_minimum(f, low: float, high: float) -> float:
+def convex_minimum(f, low: float, high: float) -> float:
     """Where a convex ``f`` is least on ``[low, high]``.
 
     When ``f`` does not fall just right of ``low`` it cannot fall later (convexity), which

@@ -83,6 +83,7 @@ class ModelView:
 class Observation:
     """One waiting request and the state of every server at decision time.
 
+    ``arrival_s`` and ``deadline_s`` are the request's absolute arrival time and deadline.
     Per-server lists are indexed by server. ``cpu_free_s`` and ``gpu_free_s`` are absolute
     predicted times each unit is free, counting requests already decided but still uploading;
     ``forward_s`` and ``return_s`` are this request's backhaul and downlink times to and from
@@ -93,6 +94,7 @@ class Observation:
 
     __slots__ = (
         "_upload_end_s",
+        "arrival_s",
         "base_station",
         "cpu_free_s",
         "cpu_ghz",
@@ -119,6 +121,7 @@ class Observation:
         self,
         now_s: float,
         request_id: int,
+        arrival_s: float,
         images: int,
         input_bits: float,
         deadline_s: float,
@@ -140,6 +143,7 @@ class Observation:
     ) -> None:
         self.now_s = now_s
         self.request_id = request_id
+        self.arrival_s = arrival_s
         self.images = images
         self.input_bits = input_bits
         self.deadline_s = deadline_s

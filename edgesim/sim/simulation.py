@@ -227,6 +227,7 @@ class Simulation:
         return Observation(
             self.env.now,
             request.request_id,
+            request.arrival,
             request.images,
             request.input_bits,
             request.deadline,
