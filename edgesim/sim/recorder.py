@@ -141,8 +141,9 @@ class Recorder:
             row = _unused_frequencies_as_nan(row)
         self.requests.append(row)
 
-    def record_server(self, time_s: float, server: int, state: tuple[int, ...]) -> None:
-        """Write a server's state (in system, CPU queue, GPU queue, CPU busy, GPU busy).
+    def record_server(self, server: int, row: tuple) -> None:
+        """Write a server's state: a row of :data:`SERVER_COLUMNS` (time, server, in system,
+        CPU queue, GPU queue, CPU busy, GPU busy).
 
         A server's row is held back until its state changes at a later time: a state that
         lasted zero seconds is replaced, not written.
@@ -150,9 +151,9 @@ class Recorder:
         if self.servers is None:
             return
         held = self._held_rows.get(server)
-        if held is not None and held[0] != time_s:
+        if held is not None and held[0] != row[0]:
             self.servers.append(held)
-        self._held_rows[server] = (time_s, server, *state)
+        self._held_rows[server] = row
 
     def close(self) -> None:
         """Flush and close the parquet files."""

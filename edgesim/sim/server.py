@@ -20,7 +20,27 @@ from edgesim.model.compute import ComputeParams
 from edgesim.model.planning import allocate
 from edgesim.sim.request import Request
 
-__all__ = ["ComputeUnit", "EdgeServer"]
+__all__ = ["ComputeUnit", "EdgeServer", "ServerBoard"]
+
+
+class ServerBoard:
+    """What a decision reads of every server, one list slot per server.
+
+    The servers write their slots as their state changes, so an observation copies a few
+    lists instead of asking each server in turn (the observation is built for every request).
+    ``*_reserved_s`` are the predicted free times of each unit counting requests decided for
+    the server but still on their way; ``*_queue`` count the parts waiting (not in service);
+    ``*_ghz`` are the frequencies of the parts in service (0 when idle).
+    """
+
+    def __init__(self, count: int) -> None:
+        self.in_system = [0] * count
+        self.cpu_queue = [0] * count
+        self.gpu_queue = [0] * count
+        self.cpu_ghz = [0.0] * count
+        self.gpu_ghz = [0.0] * count
+        self.cpu_reserved_s = [0.0] * count
+        self.gpu_reserved_s = [0.0] * count
 
 
 class ComputeUnit:
@@ -31,13 +51,17 @@ class ComputeUnit:
     an idle unit costs no events.
     """
 
-    def __init__(self, env: simpy.Environment, server: EdgeServer, is_cpu: bool) -> None:
+    def __init__(
+        self, env: simpy.Environment, server: EdgeServer, is_cpu: bool, board: ServerBoard
+    ) -> None:
         self.env = env
         self.server = server
         self.is_cpu = is_cpu
+        self.slot = server.index
+        self.queue_lengths = board.cpu_queue if is_cpu else board.gpu_queue
+        self.ghz = board.cpu_ghz if is_cpu else board.gpu_ghz
         self.queue: deque[tuple[Request, float]] = deque()
         self.busy = False
-        self.hz = 0.0
         self.tail_s = 0.0
         self.busy_s = 0.0
         self.part_start_s = 0.0
@@ -51,39 +75,45 @@ class ComputeUnit:
 
     def free_at_s(self) -> float:
         """When the unit will have finished every part queued so far."""
-        return max(self.tail_s, self.env.now)
+        now = self.env.now
+        return self.tail_s if self.tail_s > now else now
 
     def submit(self, request: Request, duration_s: float) -> None:
         """Queue a request's part for ``duration_s`` seconds of service."""
         self.tail_s = self.free_at_s() + duration_s
         self.queue.append((request, duration_s))
-        if not self.busy:
+        if self.busy:
+            self.queue_lengths[self.slot] = len(self.queue)
+        else:
             self._start_next()
 
     def _start_next(self) -> None:
         """Serve the next part whose request is still wanted; drop late ones on the way."""
         server = self.server
         now = self.env.now
-        while self.queue:
-            request, duration_s = self.queue.popleft()
+        queue = self.queue
+        while queue:
+            request, duration_s = queue.popleft()
             if request.ended or (server.drop_late and now > request.deadline):
                 self.tail_s -= duration_s
                 server.drop(request)
                 continue
             self.busy = True
             self.part_start_s = now
-            self.hz = request.cpu_ghz * 1e9 if self.is_cpu else request.gpu_ghz * 1e9
+            self.queue_lengths[self.slot] = len(queue)
+            self.ghz[self.slot] = request.cpu_ghz if self.is_cpu else request.gpu_ghz
             self._in_service = (request, duration_s)
             server.part_started(request, self.is_cpu)
             self.env.timeout(duration_s).callbacks.append(self._finish_part)
             return
+        self.queue_lengths[self.slot] = 0
 
     def _finish_part(self, _event: simpy.Event) -> None:
         request, duration_s = self._in_service
         self._in_service = None
         self.busy_s += duration_s
         self.busy = False
-        self.hz = 0.0
+        self.ghz[self.slot] = 0.0
         self.server.part_done(request)
         self._start_next()
         self.server.record_state()
@@ -92,9 +122,11 @@ class ComputeUnit:
 class EdgeServer:
     """A server with a CPU and a GPU, its requests, and the reservations used to predict.
 
-    ``record(time_s, index, state)`` receives each change of :meth:`state` (``None`` records
-    nothing); ``done(request, computed)`` is called when a request leaves the server, with
-    ``computed`` False when it was dropped.
+    The server keeps its slot of the ``board`` up to date. ``record(index, row)`` receives
+    each change of state as a row ``(time_s, index, in system, CPU queue, GPU queue, CPU busy,
+    GPU busy)`` (``None`` records nothing); ``done(request,
+    computed)`` is called when a request leaves the server, with ``computed`` False when it
+    was dropped.
     """
 
     def __init__(
@@ -104,7 +136,8 @@ class EdgeServer:
         params: ComputeParams,
         dvfs: str,
         drop_late: bool,
-        record: Callable[[float, int, tuple[int, ...]], None] | None,
+        board: ServerBoard,
+        record: Callable[[int, tuple], None] | None,
         done: Callable[[Request, bool], None],
     ) -> None:
         self.env = env
@@ -112,41 +145,46 @@ class EdgeServer:
         self.params = params
         self.dvfs = dvfs
         self.drop_late = drop_late
+        self.board = board
         self._record = record
         self._done = done
-        self.in_system = 0
-        self.cpu = ComputeUnit(env, self, is_cpu=True)
-        self.gpu = ComputeUnit(env, self, is_cpu=False)
-        self.cpu_reserved_s = 0.0
-        self.gpu_reserved_s = 0.0
-
-    def state(self) -> tuple[int, int, int, int, int]:
-        """(in system, CPU queue, GPU queue, CPU busy, GPU busy)."""
-        return (
-            self.in_system,
-            len(self.cpu.queue),
-            len(self.gpu.queue),
-            int(self.cpu.busy),
-            int(self.gpu.busy),
-        )
+        self.cpu = ComputeUnit(env, self, True, board)
+        self.gpu = ComputeUnit(env, self, False, board)
 
     def record_state(self) -> None:
-        """Append the current state to the servers' time series."""
+        """Append the current state to the servers' time series: ``(time, server, *state)``."""
         if self._record is not None:
-            self._record(self.env.now, self.index, self.state())
+            board, index = self.board, self.index
+            self._record(
+                index,
+                (
+                    self.env.now,
+                    index,
+                    board.in_system[index],
+                    board.cpu_queue[index],
+                    board.gpu_queue[index],
+                    1 if self.cpu.busy else 0,
+                    1 if self.gpu.busy else 0,
+                ),
+            )
 
     def reserve(self, cpu_end_s: float, gpu_end_s: float) -> None:
-        """Count a decided request's planned work in the predicted free times."""
-        self.cpu_reserved_s = max(self.cpu_reserved_s, cpu_end_s)
-        self.gpu_reserved_s = max(self.gpu_reserved_s, gpu_end_s)
+        """Count a decided request's planned work in the predicted free times.
+
+        Admission reserves each unit's queued work too, so the reservations never fall
+        below the units' ``tail_s``.
+        """
+        board, index = self.board, self.index
+        if cpu_end_s > board.cpu_reserved_s[index]:
+            board.cpu_reserved_s[index] = cpu_end_s
+        if gpu_end_s > board.gpu_reserved_s[index]:
+            board.gpu_reserved_s[index] = gpu_end_s
 
     def predicted_free_s(self) -> tuple[float, float]:
         """When the CPU and GPU are predicted free, counting requests still on their way."""
         now = self.env.now
-        return (
-            max(now, self.cpu_reserved_s, self.cpu.tail_s),
-            max(now, self.gpu_reserved_s, self.gpu.tail_s),
-        )
+        board, index = self.board, self.index
+        return max(now, board.cpu_reserved_s[index]), max(now, board.gpu_reserved_s[index])
 
     def admit(self, request: Request) -> None:
         """Fix the request's allocation and queue its parts."""
@@ -162,7 +200,7 @@ class EdgeServer:
             request.work_gpu,
             request.work_cpu,
             params,
-            self.in_system == 0,
+            self.board.in_system[self.index] == 0,
             request.use_cpu,
         )
         request.cpu_share = allocation.cpu_share
@@ -171,7 +209,7 @@ class EdgeServer:
         request.cpu_time_s = allocation.cpu_time_s
         request.gpu_time_s = allocation.gpu_time_s
         request.parts_left = 0
-        self.in_system += 1
+        self.board.in_system[self.index] += 1
         if allocation.cpu_time_s > 0.0:
             request.parts_left += 1
             self.cpu.submit(request, allocation.cpu_time_s)
@@ -203,7 +241,7 @@ class EdgeServer:
         request.parts_left -= 1
         if request.parts_left == 0 and not request.ended:
             now = self.env.now
-            self.in_system -= 1
+            self.board.in_system[self.index] -= 1
             request.server_departure = now
             request.compute_end = now + self.params.overhead_s
             self._done(request, True)
@@ -213,5 +251,5 @@ class EdgeServer:
         if not request.ended:
             request.ended = True
             request.server_departure = self.env.now
-            self.in_system -= 1
+            self.board.in_system[self.index] -= 1
             self._done(request, False)

@@ -39,7 +39,7 @@ from edgesim.sim.random import RandomStreams
 from edgesim.sim.recorder import Recorder, publish, write_json
 from edgesim.sim.request import Request
 from edgesim.sim.scheduler import Scheduler
-from edgesim.sim.server import EdgeServer
+from edgesim.sim.server import EdgeServer, ServerBoard
 from edgesim.sim.topology import Topology
 from edgesim.sim.uplink import Uplink
 
@@ -90,6 +90,7 @@ class Simulation:
         self.recorder = Recorder(
             scenario.recording.row_group_rows, scenario.recording.servers_timeseries
         )
+        self.board = ServerBoard(scenario.servers.count)
         self.servers = [
             EdgeServer(
                 env,
@@ -97,6 +98,7 @@ class Simulation:
                 self.compute,
                 scenario.scheduler.dvfs,
                 scenario.scheduler.drop_late,
+                self.board,
                 self.recorder.record_server if scenario.recording.servers_timeseries else None,
                 self._left_server,
             )
@@ -114,6 +116,13 @@ class Simulation:
         self._downlink_bps = scenario.radio.downlink_mbit_per_s * 1e6
         self._return_s_cache: dict[tuple[int, int], list[float]] = {}
         self._dvfs = scenario.scheduler.dvfs
+        self._predicts_utility = scenario.scheduler.reward == "predicted"
+        self._device_station = self.topology.device_station.tolist()
+        devices = scenario.devices
+        self._input_mbit_range = devices.input_mbit
+        self._deadline_range_s = devices.deadline_s
+        self._min_quality_range = devices.min_quality
+        self._image_counts = list(devices.images)
         self._station_gain_db = (
             self.topology.shadowing_db[:, None] - self.topology.path_loss_db
         ).tolist()
@@ -172,14 +181,13 @@ class Simulation:
 
     def new_request(self, device: int, input_bits: float | None) -> None:
         """A device makes a request now; its attributes are drawn from the scenario."""
-        devices = self.scenario.devices
         rng = self.streams.requests
-        station = int(self.topology.device_station[device])
+        station = self._device_station[device]
         if input_bits is None:
-            input_bits = rng.uniform(*devices.input_mbit) * 1e6
-        images = rng.choice(devices.images)
-        deadline_s = rng.uniform(*devices.deadline_s)
-        min_quality = rng.uniform(*devices.min_quality)
+            input_bits = rng.uniform(*self._input_mbit_range) * 1e6
+        images = rng.choice(self._image_counts)
+        deadline_s = rng.uniform(*self._deadline_range_s)
+        min_quality = rng.uniform(*self._min_quality_range)
         fading = self.streams.fading.exponential()
         gain = 10.0 ** (self._station_gain_db[device][station] / 10.0) * fading
         now = self.env.now
@@ -222,10 +230,10 @@ class Simulation:
 
     def observe(self, request: Request, epoch_remaining: int) -> Observation:
         """The observation of one waiting request and all servers, now."""
-        servers = self.servers
-        free = [server.predicted_free_s() for server in servers]
+        now = self.env.now
+        board = self.board
         return Observation(
-            self.env.now,
+            now,
             request.request_id,
             request.arrival,
             request.images,
@@ -235,15 +243,15 @@ class Simulation:
             request.base_station,
             request.gain,
             self._station_gain_db[request.device],
-            [cpu_free_s for cpu_free_s, _ in free],
-            [gpu_free_s for _, gpu_free_s in free],
-            [len(server.cpu.queue) for server in servers],
-            [len(server.gpu.queue) for server in servers],
-            [server.in_system for server in servers],
-            [server.cpu.hz / 1e9 for server in servers],
-            [server.gpu.hz / 1e9 for server in servers],
+            [free_s if free_s > now else now for free_s in board.cpu_reserved_s],
+            [free_s if free_s > now else now for free_s in board.gpu_reserved_s],
+            board.cpu_queue[:],
+            board.gpu_queue[:],
+            board.in_system[:],
+            board.cpu_ghz[:],
+            board.gpu_ghz[:],
             self._forward_times_s(request),
-            list(self._return_times_s(request)),
+            self._return_times_s(request)[:],
             epoch_remaining,
             self.model,
         )
@@ -291,11 +299,13 @@ class Simulation:
         )
         server.reserve(plan.cpu_end_s, plan.gpu_end_s)
         request.tx_power_w = plan.power_w
-        request.predicted_utility = self._predicted_utility(request, plan)
+        if self._predicts_utility:
+            request.predicted_utility = self._predicted_utility(request, plan)
         self._dispatch(request)
 
     def _predicted_utility(self, request: Request, plan: Plan) -> float:
-        """The utility the plan predicts, for learning with an immediate reward."""
+        """The utility the plan predicts, for learning with an immediate reward (computed
+        only when the scenario's ``scheduler.reward`` is ``predicted``)."""
         latency_s = plan.finish_s + self.compute.overhead_s + request.return_s - request.arrival
         if (
             not plan.feasible
