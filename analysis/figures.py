@@ -59,6 +59,21 @@ def _palette(labels: Sequence[object]) -> dict[object, tuple[float, float, float
     return dict(zip(labels, colours, strict=False))
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
+
+
+def _markers(labels: Sequence[object]) -> dict[object, str]:
+    """Give each label a marker, so that lines of close colours still tell apart."""
+    return {label: _MARKERS[index % len(_MARKERS)] for index, label in enumerate(labels)}
+
+
+def _shared_legend(figure: Figure, axes: Sequence[Axes], title: str) -> None:
+    """One legend for all panels, right of the grid, instead of one over each panel's lines."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, title=title, loc="outside right upper", fontsize="small")
+
+
 def _pretty(name: str) -> str:
     """Turn a column name into an axis label: ``mean_latency_s`` -> ``mean latency [s]``."""
     units = {"_s": "s", "_j": "J", "_per_s": "1/s", "_w": "W"}
@@ -221,18 +236,19 @@ def sweep_figure(
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     position = {v: (float(v) if numeric else i) for i, v in enumerate(values)}
     groups = list(dict.fromkeys(summary[by]))
-    colours = _palette(groups)
+    colours, markers = _palette(groups), _markers(groups)
     with _style():
         figure, axes = new_figure(len(statistics))
         for ax, name in zip(axes, statistics, strict=True):
             rows = summary[summary["statistic"] == name]
             for group in groups:
-                _line_with_band(ax, rows[rows[by] == group], parameter, position, group, colours)
+                line = rows[rows[by] == group]
+                _line_with_band(ax, line, parameter, position, group, colours, markers[group])
             if not numeric:
                 ax.set_xticks(range(len(values)), [str(v) for v in values])
             ax.set_xlabel(parameter)
             ax.set_ylabel(_pretty(name))
-            ax.legend(title=legend_title, fontsize="small")
+        _shared_legend(figure, axes, legend_title)
     return figure
 
 
@@ -243,10 +259,11 @@ def _line_with_band(
     position: Mapping[object, float],
     group: object,
     colours: Mapping[object, object],
+    marker: str = "o",
 ) -> None:
     """Draw one group's means against the parameter with a shaded CI band."""
     rows = rows.assign(_x=rows[parameter].map(position)).sort_values("_x")
-    ax.plot(rows["_x"], rows["mean"], marker="o", label=str(group), color=colours[group])
+    ax.plot(rows["_x"], rows["mean"], marker=marker, label=str(group), color=colours[group])
     ax.fill_between(rows["_x"], rows["ci_low"], rows["ci_high"], alpha=0.2, color=colours[group])
 
 
@@ -279,7 +296,7 @@ def learning_curves_figure(
                     ax.fill_between(steps, low, high, alpha=0.2, color=colours[group])
             ax.set_xlabel("training step")
             ax.set_ylabel(_pretty(metric))
-            ax.legend(title=by, fontsize="small")
+        _shared_legend(figure, axes, by)
     return figure
 
 
