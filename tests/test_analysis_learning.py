@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from analysis.learning import algorithm_of, algorithm_table, markdown_table
+from analysis.learning import algorithm_figure, algorithm_of, algorithm_table, markdown_table
 from analysis.runs import load_run
 from analysis.stats import run_statistics
 from analysis.synthetic import write_random_run
@@ -70,3 +70,22 @@ def test_algorithm_energy_is_the_common_total_energy_per_request(tmp_path):
 def test_algorithm_of_a_reference_name_is_the_name(tmp_path):
     assert algorithm_of("greedy") == "greedy"
     assert algorithm_of(str(fake_checkpoint(tmp_path / "x", "ppo"))) == "ppo"
+
+
+def test_algorithm_figure_puts_the_best_mean_utility_first(tmp_path):
+    checkpoint = fake_checkpoint(tmp_path / "sac-seed1", "sac")
+    compare = tmp_path / "compare"
+    labels = {"greedy": "greedy", "random": "random", "sac-seed1": str(checkpoint)}
+    for label, policy in labels.items():
+        for seed in (1, 2):
+            write_random_run(compare / "cells" / label / f"seed-{seed}", seed + len(label), policy)
+    (compare / "compare.json").write_text(json.dumps({"policies": list(labels), "seeds": [1, 2]}))
+
+    figure = algorithm_figure(compare)
+    utility_axes = figure.axes[0]
+    order = [tick.get_text() for tick in utility_axes.get_xticklabels()]
+    table = algorithm_table(compare).set_index("algorithm")["mean_utility_mean"]
+    assert order == list(table.sort_values(ascending=False).index)
+    heights = [bar.get_height() for bar in utility_axes.patches]
+    assert heights == pytest.approx(sorted(heights, reverse=True))
+    assert len(figure.axes) == 3
