@@ -582,7 +582,6 @@ def _brute_force_best(scenario: Scenario, seed: int) -> tuple[tuple[int, int], f
     return best, scores[best]
 
 
-@pytest.mark.slow
 def test_hsac_ic_finds_the_known_best_server_and_level(tmp_path):
     scenario = _tiny_scenario(tmp_path)
     path = train(scenario, "hsac-ic", 3000, 1, tmp_path / "run")
