@@ -103,8 +103,8 @@ def contention_free_bound(scenario: Scenario, seed: int | None = None) -> pd.Dat
     One row per request, sorted by ``request_id``: ``utility`` (its best contention-free
     utility, the failure penalty when no choice meets its deadline and quality floor),
     ``feasible``, and the best service's ``quality``, ``energy_j``, ``server`` and ``level``
-    (NaN or -1 when infeasible). Requests still waiting for a
-    decision when the run ends have no row.
+    (NaN or -1 when infeasible). Requests still waiting for a decision when the run ends have
+    no row.
     """
     from edgesim.sim.simulation import Simulation
 
@@ -133,8 +133,9 @@ def _row(request_id: int, choice: _Choice | None, fail_penalty: float) -> tuple:
 
 
 def summarise_bound(bound: pd.DataFrame) -> dict[str, float]:
-    """``mean_utility`` over every request, ``feasible_ratio``, and ``mean_quality`` and
-    ``mean_energy_j`` over the feasible ones, of a :func:`contention_free_bound` table."""
+    """Summarise a :func:`contention_free_bound` table: ``requests``, ``mean_utility`` over
+    every request, ``feasible_ratio``, and ``mean_quality`` and ``mean_energy_j`` over the
+    feasible ones."""
     feasible = bound[bound["feasible"]]
     return {
         "requests": len(bound),

@@ -124,9 +124,8 @@ class EdgeServer:
 
     The server keeps its slot of the ``board`` up to date. ``record(index, row)`` receives
     each change of state as a row ``(time_s, index, in system, CPU queue, GPU queue, CPU busy,
-    GPU busy)`` (``None`` records nothing); ``done(request,
-    computed)`` is called when a request leaves the server, with ``computed`` False when it
-    was dropped.
+    GPU busy)`` (``None`` records nothing); ``done(request, computed)`` is called when a
+    request leaves the server, with ``computed`` False when it was dropped.
     """
 
     def __init__(
