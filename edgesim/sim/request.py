@@ -61,6 +61,7 @@ class Request:
         "ended",
         "forward_s",
         "return_s",
+        "upload_s",
         "cpu_time_s",
         "gpu_time_s",
         "predicted_utility",
@@ -102,7 +103,7 @@ class Request:
         self.dvfs = ""
         self.parts_left = 0
         self.ended = False
-        self.forward_s = self.return_s = 0.0
+        self.forward_s = self.return_s = self.upload_s = 0.0
         self.cpu_time_s = self.gpu_time_s = 0.0
         self.predicted_utility = NAN
 

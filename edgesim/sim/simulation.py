@@ -30,7 +30,7 @@ import simpy
 from edgesim.model.compute import ComputeParams, work_cycles
 from edgesim.model.planning import Plan, plan_request
 from edgesim.model.quality import quality as level_quality
-from edgesim.model.radio import RadioParams, rate_bps
+from edgesim.model.radio import RadioParams
 from edgesim.model.utility import UtilityParams, utility
 from edgesim.policies import Decision, ModelView, Observation, Policy, make_policy
 from edgesim.scenario import Scenario
@@ -299,6 +299,7 @@ class Simulation:
         )
         server.reserve(plan.cpu_end_s, plan.gpu_end_s)
         request.tx_power_w = plan.power_w
+        request.upload_s = plan.upload_s
         if self._predicts_utility:
             request.predicted_utility = self._predicted_utility(request, plan)
         self._dispatch(request)
@@ -339,9 +340,8 @@ class Simulation:
             self._end(request, "dropped")
             return
         request.upload_start = env.now
-        upload_s = request.input_bits / rate_bps(request.tx_power_w, request.gain, self.radio)
-        request.energy_tx_j = request.tx_power_w * upload_s
-        env.timeout(upload_s, request).callbacks.append(self._upload_done)
+        request.energy_tx_j = request.tx_power_w * request.upload_s
+        env.timeout(request.upload_s, request).callbacks.append(self._upload_done)
 
     def _upload_done(self, event: simpy.Event) -> None:
         request: Request = event.value
