@@ -72,13 +72,16 @@ def _make_plan(
     gpu_free_s: float,
     allocation: Allocation,
 ) -> Plan:
-    cpu_end_s = cpu_free_s
+    # The computation of finish_time_s, keeping each unit's end, with conditional
+    # expressions rather than max() (this runs for every decided request).
+    cpu_end_s, gpu_end_s, finish_s = cpu_free_s, gpu_free_s, arrival_s
     if allocation.cpu_time_s > 0.0:
-        cpu_end_s = max(arrival_s, cpu_free_s) + allocation.cpu_time_s
-    gpu_end_s = gpu_free_s
+        cpu_end_s = (cpu_free_s if cpu_free_s > arrival_s else arrival_s) + allocation.cpu_time_s
+        finish_s = cpu_end_s
     if allocation.gpu_time_s > 0.0:
-        gpu_end_s = max(arrival_s, gpu_free_s) + allocation.gpu_time_s
-    finish_s = finish_time_s(arrival_s, cpu_free_s, gpu_free_s, allocation)
+        gpu_end_s = (gpu_free_s if gpu_free_s > arrival_s else arrival_s) + allocation.gpu_time_s
+        if gpu_end_s > finish_s:
+            finish_s = gpu_end_s
     return Plan(
         feasible,
         power_w,
@@ -130,7 +133,9 @@ def latest_arrival_s(
     is too late. The finish time is piecewise linear and non-decreasing in the arrival time,
     constant before the first unit frees up, so each piece is solved in closed form.
     """
-    early_free, late_free = sorted((cpu_free_s, gpu_free_s))
+    early_free, late_free = (
+        (cpu_free_s, gpu_free_s) if cpu_free_s <= gpu_free_s else (gpu_free_s, cpu_free_s)
+    )
     if max_speed_finish_s(early_free, cpu_free_s, gpu_free_s, speed_cpu, speed_gpu) > end_s:
         return -math.inf
     total_speed = speed_cpu + speed_gpu
@@ -174,8 +179,8 @@ def allocate(
     is idle; otherwise, or when no energy-optimal allocation meets the budget, both units run at
     maximum frequency with the latency-optimal split.
     """
-    cpu_wait_s = max(0.0, cpu_free_s - now_s)
-    gpu_wait_s = max(0.0, gpu_free_s - now_s)
+    cpu_wait_s = cpu_free_s - now_s if cpu_free_s > now_s else 0.0
+    gpu_wait_s = gpu_free_s - now_s if gpu_free_s > now_s else 0.0
     if rule == "deadline" or (rule == "energy" and server_idle):
         allocation = energy_optimal_allocation(
             work_gpu,
@@ -188,7 +193,7 @@ def allocate(
         if allocation is not None:
             return allocation
     return latency_optimal_allocation(
-        work_gpu, work_cpu, params, cpu_wait_s, gpu_wait_s, use_cpu=use_cpu
+        work_gpu, work_cpu, params, cpu_wait_s, gpu_wait_s, None, None, use_cpu
     )
 
 
@@ -213,9 +218,11 @@ def _fixed_frequency_plan(
         work_gpu,
         work_cpu,
         params,
-        max(0.0, cpu_free_s - arrival_s),
-        max(0.0, gpu_free_s - arrival_s),
-        use_cpu=use_cpu,
+        cpu_free_s - arrival_s if cpu_free_s > arrival_s else 0.0,
+        gpu_free_s - arrival_s if gpu_free_s > arrival_s else 0.0,
+        None,
+        None,
+        use_cpu,
     )
     return _make_plan(feasible, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
 

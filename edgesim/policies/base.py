@@ -8,7 +8,6 @@ and level, when the request would finish at maximum speed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -93,7 +92,7 @@ class Observation:
     """
 
     __slots__ = (
-        "_upload_end_s",
+        "_basis",
         "arrival_s",
         "base_station",
         "cpu_free_s",
@@ -162,7 +161,7 @@ class Observation:
         self.return_s = return_s
         self.epoch_remaining = epoch_remaining
         self.model = model
-        self._upload_end_s = -math.inf
+        self._basis: tuple[float, list[tuple[float, float]]] | None = None
 
     @property
     def slack_s(self) -> float:
@@ -176,17 +175,22 @@ class Observation:
         radio = self.model.radio
         return self.input_bits / rate_bps(radio.max_power_w, self.gain, radio)
 
-    def _upload_end_at_max_power_s(self) -> float:
-        # Computed once per observation: every server and level shares it.
-        if self._upload_end_s == -math.inf:
-            self._upload_end_s = self.now_s + self.upload_at_max_power_s()
-        return self._upload_end_s
+    def _prediction_basis(self) -> tuple[float, list[tuple[float, float]]]:
+        """(upload end at full power, each level's speeds at maximum frequency), computed once
+        per observation: every prediction for it shares them."""
+        if self._basis is None:
+            self._basis = (
+                self.now_s + self.upload_at_max_power_s(),
+                self.model.max_speeds(self.images),
+            )
+        return self._basis
 
     def finish_at_max_s(self, server: int, level: int, use_cpu: bool = True) -> float:
         """Predicted absolute time the result reaches the device, at full power and speed."""
-        speed_cpu, speed_gpu = self.model.max_speeds(self.images)[level]
+        upload_end_s, speeds = self._prediction_basis()
+        speed_cpu, speed_gpu = speeds[level]
         finish_s = max_speed_finish_s(
-            self._upload_end_at_max_power_s() + self.forward_s[server],
+            upload_end_s + self.forward_s[server],
             self.cpu_free_s[server],
             self.gpu_free_s[server],
             speed_cpu if use_cpu else 0.0,
@@ -196,8 +200,8 @@ class Observation:
 
     def finish_at_max_by_server_s(self, level: int) -> list[float]:
         """:meth:`finish_at_max_s` of ``level`` on every server, in one pass."""
-        speed_cpu, speed_gpu = self.model.max_speeds(self.images)[level]
-        upload_end_s = self._upload_end_at_max_power_s()
+        upload_end_s, speeds = self._prediction_basis()
+        speed_cpu, speed_gpu = speeds[level]
         overhead_s = self.model.compute.overhead_s
         return [
             max_speed_finish_s(

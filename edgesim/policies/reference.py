@@ -52,6 +52,10 @@ class GreedyPolicy(Policy):
         self._fastest_level = min(
             range(model.n_levels), key=lambda level: model.level_work_gpu[level]
         )
+        self._decisions = [
+            [Decision(server, level) for level in range(model.n_levels)]
+            for server in range(model.n_servers)
+        ]
 
     def decide(self, observation: Observation) -> Decision:
         finish_s = observation.finish_at_max_by_server_s(self._fastest_level)
@@ -61,7 +65,7 @@ class GreedyPolicy(Policy):
             if level_quality[level] < observation.min_quality:
                 break
             if observation.finish_at_max_s(server, level) <= observation.deadline_s:
-                return Decision(server, level)
+                return self._decisions[server][level]
         return REJECT
 
 

@@ -25,25 +25,35 @@ class BufferedStream:
         self._uniform: list[float] = []
         self._normal: list[float] = []
 
-    def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
-        """One draw from U[low, high)."""
+    def _uniform_buffer(self) -> list[float]:
         if not self._uniform:
             self._uniform = self.generator.random(_BLOCK).tolist()
-        return low + (high - low) * self._uniform.pop()
+        return self._uniform
+
+    def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
+        """One draw from U[low, high)."""
+        return low + (high - low) * self._uniform_buffer().pop()
+
+    def uniforms(self, count: int) -> list[float]:
+        """``count`` draws from U[0, 1), the same numbers as ``count`` calls of
+        :meth:`uniform`, in one call."""
+        buffer = self._uniform
+        if len(buffer) < count:
+            return [self.uniform() for _ in range(count)]
+        draws = buffer[-count:]
+        del buffer[-count:]
+        draws.reverse()
+        return draws
 
     def exponential(self, mean: float = 1.0) -> float:
         """One draw from an exponential distribution with the given mean."""
-        return -mean * math.log1p(-self.uniform())
+        return -mean * math.log1p(-self._uniform_buffer().pop())
 
     def normal(self, mean: float = 0.0, std: float = 1.0) -> float:
         """One draw from a normal distribution."""
         if not self._normal:
             self._normal = self.generator.standard_normal(_BLOCK).tolist()
         return mean + std * self._normal.pop()
-
-    def choice(self, options: list) -> object:
-        """One element of ``options``, uniformly."""
-        return options[min(int(self.uniform() * len(options)), len(options) - 1)]
 
 
 class RandomStreams:

@@ -30,6 +30,7 @@ __all__ = [
     "SERVER_SCHEMA",
     "OutputFolderError",
     "Recorder",
+    "ServerSeries",
     "check_target",
     "is_run_folder",
     "publish",
@@ -54,50 +55,95 @@ SERVER_COLUMNS = ("time_s", "server", "in_system", "cpu_queue", "gpu_queue", "cp
 SERVER_SCHEMA = pa.schema(
     [("time_s", pa.float64())] + [(name, pa.int32()) for name in SERVER_COLUMNS[1:]]
 )
-_FREQUENCY_COLUMNS = (COLUMNS.index("cpu_ghz"), COLUMNS.index("gpu_ghz"))
 
 
 class OutputFolderError(ValueError):
     """A location that cannot take a run folder; the message is one line naming it."""
 
 
-def _column_array(values: tuple, kind: pa.DataType) -> pa.Array:
-    """One column as an arrow array; numbers go through numpy, many times faster than
-    arrow's conversion of Python floats."""
-    if kind == pa.string():
-        return pa.array(values, type=kind)
-    return pa.array(np.array(values, dtype=kind.to_pandas_dtype()))
-
-
 class _ParquetStream:
-    """Rows appended as tuples, written to one parquet file in row groups."""
+    """Rows appended as tuples, written to one parquet file in row groups.
 
-    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int) -> None:
+    A row is a tuple of the schema's numeric fields, in order, plus the values of its text
+    fields apart. A row group's numbers are converted into one float matrix at once (a C loop
+    over the tuples, several times faster than column by column), then each column is cast to
+    its field's type; ``zero_as_nan`` names float columns where 0 stands for "not used" and is
+    written as NaN.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        row_group_rows: int,
+        zero_as_nan: tuple[str, ...] = (),
+    ) -> None:
         self.path = path
         self.schema = schema
         self.row_group_rows = row_group_rows
+        self.zero_as_nan = zero_as_nan
         self.rows: list[tuple] = []
+        self.texts: list[tuple[str, ...]] = []
         # Dictionary encoding pays only for the few-valued integer and text columns.
         few_valued = [f.name for f in schema if not pa.types.is_floating(f.type)]
         self.writer = pq.ParquetWriter(path, schema, use_dictionary=few_valued)
 
-    def append(self, row: tuple) -> None:
-        rows = self.rows
-        rows.append(row)
-        if len(rows) >= self.row_group_rows:
+    def append(self, numbers: tuple, *texts: str) -> None:
+        self.rows.append(numbers)
+        if texts:
+            self.texts.append(texts)
+        if len(self.rows) >= self.row_group_rows:
             self.flush()
 
     def flush(self) -> None:
         if not self.rows:
             return
-        columns = list(zip(*self.rows))  # noqa: B905 (every row has the schema's length)
-        arrays = [_column_array(col, f.type) for col, f in zip(columns, self.schema, strict=True)]
+        numbers = iter(np.array(self.rows, dtype=np.float64).T)
+        texts = iter(zip(*self.texts))  # noqa: B905 (every row has the same text fields)
+        arrays = []
+        for field in self.schema:
+            if pa.types.is_string(field.type):
+                arrays.append(pa.array(next(texts), type=field.type))
+                continue
+            column = next(numbers)
+            if field.name in self.zero_as_nan:
+                column = np.where(column == 0.0, np.nan, column)
+            arrays.append(pa.array(column.astype(field.type.to_pandas_dtype())))
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         self.rows = []
+        self.texts = []
 
     def close(self) -> None:
         self.flush()
         self.writer.close()
+
+
+class ServerSeries:
+    """One server's states, written as rows of :data:`SERVER_COLUMNS` (time, server, in
+    system, CPU queue, GPU queue, CPU busy, GPU busy).
+
+    A row is held back until the state changes at a later time: a state that lasted zero
+    seconds is replaced, not written.
+    """
+
+    __slots__ = ("_held", "_stream")
+
+    def __init__(self, stream: _ParquetStream) -> None:
+        self._stream = stream
+        self._held: tuple | None = None
+
+    def record(self, row: tuple) -> None:
+        """The server's state changed: ``row`` holds the new state and its time."""
+        held = self._held
+        if held is not None and held[0] != row[0]:
+            self._stream.append(held)
+        self._held = row
+
+    def release(self) -> None:
+        """Write the row held back (at the end of the run)."""
+        if self._held is not None:
+            self._stream.append(self._held)
+            self._held = None
 
 
 class Recorder:
@@ -111,14 +157,17 @@ class Recorder:
         self.folder = Path(tempfile.mkdtemp(prefix="edgesim-run-"))
         self._remove_folder = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         self.requests = _ParquetStream(
-            self.folder / "requests.parquet", REQUEST_SCHEMA, row_group_rows
+            self.folder / "requests.parquet",
+            REQUEST_SCHEMA,
+            row_group_rows,
+            zero_as_nan=("cpu_ghz", "gpu_ghz"),
         )
         self.servers = (
             _ParquetStream(self.folder / "servers.parquet", SERVER_SCHEMA, row_group_rows)
             if servers_timeseries
             else None
         )
-        self._held_rows: dict[int, tuple] = {}
+        self._series: list[ServerSeries] = []
         self.outcomes = dict.fromkeys(("completed", "missed", "dropped", "rejected", "pending"), 0)
         self.latencies_s = array("d")
         self.total_utility = 0.0
@@ -136,45 +185,27 @@ class Recorder:
         self.energy_tx_j += request.energy_tx_j
         self.energy_cpu_j += request.energy_cpu_j
         self.energy_gpu_j += request.energy_gpu_j
-        row = request.row
-        if row[_FREQUENCY_COLUMNS[0]] == 0.0 or row[_FREQUENCY_COLUMNS[1]] == 0.0:
-            row = _unused_frequencies_as_nan(row)
-        self.requests.append(row)
+        self.requests.append(request.numbers, request.outcome)
 
-    def record_server(self, server: int, row: tuple) -> None:
-        """Write a server's state: a row of :data:`SERVER_COLUMNS` (time, server, in system,
-        CPU queue, GPU queue, CPU busy, GPU busy).
-
-        A server's row is held back until its state changes at a later time: a state that
-        lasted zero seconds is replaced, not written.
-        """
+    def server_series(self) -> ServerSeries:
+        """The time series of one more server's states (requires ``servers_timeseries``)."""
         if self.servers is None:
-            return
-        held = self._held_rows.get(server)
-        if held is not None and held[0] != row[0]:
-            self.servers.append(held)
-        self._held_rows[server] = row
+            raise ValueError("this recorder keeps no server time series")
+        series = ServerSeries(self.servers)
+        self._series.append(series)
+        return series
 
     def close(self) -> None:
         """Flush and close the parquet files."""
         self.requests.close()
         if self.servers is not None:
-            for row in self._held_rows.values():
-                self.servers.append(row)
-            self._held_rows.clear()
+            for series in self._series:
+                series.release()
             self.servers.close()
 
     def discard(self) -> None:
         """Remove the staging folder."""
         self._remove_folder()
-
-
-def _unused_frequencies_as_nan(row: tuple) -> tuple:
-    values = list(row)
-    for index in _FREQUENCY_COLUMNS:
-        if values[index] == 0.0:
-            values[index] = math.nan
-    return tuple(values)
 
 
 def _finite_or_none(value: Any) -> Any:

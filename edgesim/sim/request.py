@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import operator
 
-__all__ = ["COLUMNS", "Request"]
+__all__ = ["COLUMNS", "NUMBER_COLUMNS", "Request"]
 
 NAN = math.nan
 
@@ -41,6 +41,7 @@ COLUMNS = (
     "quality",
     "utility",
 )
+NUMBER_COLUMNS = tuple(name for name in COLUMNS if name != "outcome")
 
 
 class Request:
@@ -107,9 +108,9 @@ class Request:
         self.cpu_time_s = self.gpu_time_s = 0.0
         self.predicted_utility = NAN
 
-    row = property(
-        operator.attrgetter(*COLUMNS),
-        doc="The recorded columns, in the order of :data:`COLUMNS`.",
+    numbers = property(
+        operator.attrgetter(*NUMBER_COLUMNS),
+        doc="The recorded columns but ``outcome``, in the order of :data:`NUMBER_COLUMNS`.",
     )
 
     @property

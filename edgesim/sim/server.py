@@ -73,57 +73,57 @@ class ComputeUnit:
             return self.busy_s + self.env.now - self.part_start_s
         return self.busy_s
 
-    def free_at_s(self) -> float:
-        """When the unit will have finished every part queued so far."""
-        now = self.env.now
+    def free_at_s(self, now: float) -> float:
+        """When the unit will have finished every part queued so far (``now`` at the
+        earliest)."""
         return self.tail_s if self.tail_s > now else now
 
-    def submit(self, request: Request, duration_s: float) -> None:
+    def submit(self, request: Request, duration_s: float, now: float) -> None:
         """Queue a request's part for ``duration_s`` seconds of service."""
-        self.tail_s = self.free_at_s() + duration_s
+        self.tail_s = self.free_at_s(now) + duration_s
         self.queue.append((request, duration_s))
         if self.busy:
             self.queue_lengths[self.slot] = len(self.queue)
         else:
-            self._start_next()
+            self._start_next(now)
 
-    def _start_next(self) -> None:
+    def _start_next(self, now: float) -> None:
         """Serve the next part whose request is still wanted; drop late ones on the way."""
         server = self.server
-        now = self.env.now
         queue = self.queue
         while queue:
             request, duration_s = queue.popleft()
             if request.ended or (server.drop_late and now > request.deadline):
                 self.tail_s -= duration_s
-                server.drop(request)
+                server.drop(request, now)
                 continue
             self.busy = True
             self.part_start_s = now
             self.queue_lengths[self.slot] = len(queue)
             self.ghz[self.slot] = request.cpu_ghz if self.is_cpu else request.gpu_ghz
             self._in_service = (request, duration_s)
-            server.part_started(request, self.is_cpu)
+            server.part_started(request, self.is_cpu, now)
             self.env.timeout(duration_s).callbacks.append(self._finish_part)
             return
         self.queue_lengths[self.slot] = 0
 
     def _finish_part(self, _event: simpy.Event) -> None:
+        now = self.env.now
         request, duration_s = self._in_service
         self._in_service = None
         self.busy_s += duration_s
         self.busy = False
         self.ghz[self.slot] = 0.0
-        self.server.part_done(request)
-        self._start_next()
-        self.server.record_state()
+        self.server.part_done(request, now)
+        self._start_next(now)
+        self.server.record_state(now)
 
 
 class EdgeServer:
     """A server with a CPU and a GPU, its requests, and the reservations used to predict.
 
-    The server keeps its slot of the ``board`` up to date. ``record(index, row)`` receives
-    each change of state as a row ``(time_s, index, in system, CPU queue, GPU queue, CPU busy,
+    The server keeps its slot of the ``board`` up to date. ``record(row)`` receives each
+    change of state as a row ``(time_s, index, in system, CPU queue, GPU queue, CPU busy,
     GPU busy)`` (``None`` records nothing); ``done(request, computed)`` is called when a
     request leaves the server, with ``computed`` False when it was dropped.
     """
@@ -136,7 +136,7 @@ class EdgeServer:
         dvfs: str,
         drop_late: bool,
         board: ServerBoard,
-        record: Callable[[int, tuple], None] | None,
+        record: Callable[[tuple], None] | None,
         done: Callable[[Request, bool], None],
     ) -> None:
         self.env = env
@@ -150,21 +150,20 @@ class EdgeServer:
         self.cpu = ComputeUnit(env, self, True, board)
         self.gpu = ComputeUnit(env, self, False, board)
 
-    def record_state(self) -> None:
-        """Append the current state to the servers' time series: ``(time, server, *state)``."""
+    def record_state(self, now: float) -> None:
+        """Append the state at ``now`` to the servers' time series: ``(time, server, *state)``."""
         if self._record is not None:
             board, index = self.board, self.index
             self._record(
-                index,
                 (
-                    self.env.now,
+                    now,
                     index,
                     board.in_system[index],
                     board.cpu_queue[index],
                     board.gpu_queue[index],
                     1 if self.cpu.busy else 0,
                     1 if self.gpu.busy else 0,
-                ),
+                )
             )
 
     def reserve(self, cpu_end_s: float, gpu_end_s: float) -> None:
@@ -183,7 +182,11 @@ class EdgeServer:
         """When the CPU and GPU are predicted free, counting requests still on their way."""
         now = self.env.now
         board, index = self.board, self.index
-        return max(now, board.cpu_reserved_s[index]), max(now, board.gpu_reserved_s[index])
+        cpu_free_s, gpu_free_s = board.cpu_reserved_s[index], board.gpu_reserved_s[index]
+        return (
+            cpu_free_s if cpu_free_s > now else now,
+            gpu_free_s if gpu_free_s > now else now,
+        )
 
     def admit(self, request: Request) -> None:
         """Fix the request's allocation and queue its parts."""
@@ -194,8 +197,8 @@ class EdgeServer:
             request.dvfs,
             now,
             end_s,
-            self.cpu.free_at_s(),
-            self.gpu.free_at_s(),
+            self.cpu.free_at_s(now),
+            self.gpu.free_at_s(now),
             request.work_gpu,
             request.work_cpu,
             params,
@@ -211,17 +214,17 @@ class EdgeServer:
         self.board.in_system[self.index] += 1
         if allocation.cpu_time_s > 0.0:
             request.parts_left += 1
-            self.cpu.submit(request, allocation.cpu_time_s)
+            self.cpu.submit(request, allocation.cpu_time_s, now)
         if allocation.gpu_time_s > 0.0:
             request.parts_left += 1
-            self.gpu.submit(request, allocation.gpu_time_s)
+            self.gpu.submit(request, allocation.gpu_time_s, now)
         self.reserve(self.cpu.tail_s, self.gpu.tail_s)
-        self.record_state()
+        self.record_state(now)
 
-    def part_started(self, request: Request, is_cpu: bool) -> None:
-        """A unit started a part: its dynamic energy is now committed."""
+    def part_started(self, request: Request, is_cpu: bool, now: float) -> None:
+        """A unit started a part at ``now``: its dynamic energy is committed."""
         if math.isnan(request.compute_start):
-            request.compute_start = self.env.now
+            request.compute_start = now
         params = self.params
         if is_cpu:
             cycles = request.cpu_share * request.work_cpu
@@ -230,7 +233,7 @@ class EdgeServer:
             cycles = (1.0 - request.cpu_share) * request.work_gpu
             request.energy_gpu_j = params.gpu_kappa * cycles * (request.gpu_ghz * 1e9) ** 2
 
-    def part_done(self, request: Request) -> None:
+    def part_done(self, request: Request, now: float) -> None:
         """A unit finished a part; when it was the last, the request joins and leaves.
 
         The fixed overhead (text encoder and image decoder) follows the join without holding
@@ -239,16 +242,15 @@ class EdgeServer:
         """
         request.parts_left -= 1
         if request.parts_left == 0 and not request.ended:
-            now = self.env.now
             self.board.in_system[self.index] -= 1
             request.server_departure = now
             request.compute_end = now + self.params.overhead_s
             self._done(request, True)
 
-    def drop(self, request: Request) -> None:
+    def drop(self, request: Request, now: float) -> None:
         """Drop a request whose deadline passed while a part of it waited."""
         if not request.ended:
             request.ended = True
-            request.server_departure = self.env.now
+            request.server_departure = now
             self.board.in_system[self.index] -= 1
             self._done(request, False)

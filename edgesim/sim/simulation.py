@@ -45,6 +45,8 @@ from edgesim.sim.uplink import Uplink
 
 __all__ = ["Result", "Simulation"]
 
+NAN = math.nan
+
 logger = logging.getLogger(__name__)
 
 _PROGRESS_STEPS = 200
@@ -99,13 +101,15 @@ class Simulation:
                 scenario.scheduler.dvfs,
                 scenario.scheduler.drop_late,
                 self.board,
-                self.recorder.record_server if scenario.recording.servers_timeseries else None,
+                self.recorder.server_series().record
+                if scenario.recording.servers_timeseries
+                else None,
                 self._left_server,
             )
             for index in range(scenario.servers.count)
         ]
         for server in self.servers:
-            server.record_state()
+            server.record_state(env.now)
         self.uplinks = [Uplink(scenario.radio.subchannels) for _ in self.servers]
         self.live: dict[int, Request] = {}
         self._next_id = 0
@@ -116,12 +120,14 @@ class Simulation:
         self._downlink_bps = scenario.radio.downlink_mbit_per_s * 1e6
         self._return_s_cache: dict[tuple[int, int], list[float]] = {}
         self._dvfs = scenario.scheduler.dvfs
+        self._drop_late = scenario.scheduler.drop_late
         self._predicts_utility = scenario.scheduler.reward == "predicted"
         self._device_station = self.topology.device_station.tolist()
         devices = scenario.devices
-        self._input_mbit_range = devices.input_mbit
-        self._deadline_range_s = devices.deadline_s
-        self._min_quality_range = devices.min_quality
+        # Each range as (low, high - low), to scale a uniform draw.
+        self._input_mbit_range = _low_width(devices.input_mbit)
+        self._deadline_range_s = _low_width(devices.deadline_s)
+        self._min_quality_range = _low_width(devices.min_quality)
         self._image_counts = list(devices.images)
         self._station_gain_db = (
             self.topology.shadowing_db[:, None] - self.topology.path_loss_db
@@ -181,13 +187,20 @@ class Simulation:
 
     def new_request(self, device: int, input_bits: float | None) -> None:
         """A device makes a request now; its attributes are drawn from the scenario."""
-        rng = self.streams.requests
         station = self._device_station[device]
+        # The draws of BufferedStream.uniform and .choice, taken in one call.
         if input_bits is None:
-            input_bits = rng.uniform(*self._input_mbit_range) * 1e6
-        images = rng.choice(self._image_counts)
-        deadline_s = rng.uniform(*self._deadline_range_s)
-        min_quality = rng.uniform(*self._min_quality_range)
+            draw_input, draw_images, draw_deadline, draw_quality = self.streams.requests.uniforms(4)
+            low, width = self._input_mbit_range
+            input_bits = (low + width * draw_input) * 1e6
+        else:
+            draw_images, draw_deadline, draw_quality = self.streams.requests.uniforms(3)
+        counts = self._image_counts
+        images = counts[min(int(draw_images * len(counts)), len(counts) - 1)]
+        low, width = self._deadline_range_s
+        deadline_s = low + width * draw_deadline
+        low, width = self._min_quality_range
+        min_quality = low + width * draw_quality
         fading = self.streams.fading.exponential()
         gain = 10.0 ** (self._station_gain_db[device][station] / 10.0) * fading
         now = self.env.now
@@ -324,35 +337,36 @@ class Simulation:
         )
 
     def _dispatch(self, request: Request) -> None:
-        """Send a decided request on its way: upload, or straight to the backhaul."""
-        if request.input_bits > 0.0:
-            if self.uplinks[request.base_station].acquire(request):
-                self._start_upload(request)
-            return
-        request.upload_start = request.upload_end = self.env.now
-        self._forward(request)
+        """Send a decided request on its way: upload, then the backhaul, to its server.
 
-    def _start_upload(self, request: Request) -> None:
-        """A sub-channel is the request's: upload at the planned power, unless too late."""
+        The upload's sub-channel and start are known now (``sim/uplink.py``), so one timeout
+        carries the request to its server: the wait for a sub-channel, the upload and the
+        forwarding. A request whose upload could start only after its deadline is dropped
+        then, without taking a sub-channel (with ``drop_late``).
+        """
         env = self.env
-        if self.scenario.scheduler.drop_late and env.now > request.deadline:
-            self._release_subchannel(request.base_station)
-            self._end(request, "dropped")
+        now = env.now
+        if request.input_bits <= 0.0:
+            request.upload_start = request.upload_end = now
+            self._forward(request)
             return
-        request.upload_start = env.now
+        uplink = self.uplinks[request.base_station]
+        start_s = uplink.start_s(now)
+        if self._drop_late and start_s > request.deadline:
+            env.timeout(start_s - now, request).callbacks.append(self._dropped_before_upload)
+            return
+        uplink.hold(start_s, request.upload_s)
+        request.upload_start = start_s
+        request.upload_end = start_s + request.upload_s
         request.energy_tx_j = request.tx_power_w * request.upload_s
-        env.timeout(request.upload_s, request).callbacks.append(self._upload_done)
+        # The arrival as an absolute time, as a chain of timeouts would compute it; the delay
+        # to it then lands on it exactly whenever it is shorter than the time elapsed since
+        # the start of the run (Sterbenz), and within one rounding otherwise.
+        server_arrival_s = request.upload_end + request.forward_s
+        env.timeout(server_arrival_s - now, request).callbacks.append(self._reach_server)
 
-    def _upload_done(self, event: simpy.Event) -> None:
-        request: Request = event.value
-        request.upload_end = self.env.now
-        self._release_subchannel(request.base_station)
-        self._forward(request)
-
-    def _release_subchannel(self, station: int) -> None:
-        waiter = self.uplinks[station].release()
-        if waiter is not None:
-            self._start_upload(waiter)
+    def _dropped_before_upload(self, event: simpy.Event) -> None:
+        self._end(event.value, "dropped")
 
     def _forward(self, request: Request) -> None:
         """Carry the input over the backhaul to the server (no time when it is local)."""
@@ -430,11 +444,13 @@ class Simulation:
 
     def finish(self, wall_s: float) -> Result:
         """Record the requests still in the system as pending and close the trace."""
+        now = self.env.now
         for request in list(self.live.values()):
+            _forget_upload_after(request, now)
             self.recorder.record_request(request)
         self.live.clear()
         for server in self.servers:
-            server.record_state()
+            server.record_state(self.env.now)
         self.recorder.close()
         summary = self._summary(wall_s)
         manifest = self._manifest()
@@ -502,6 +518,21 @@ class Simulation:
             "policy": self.policy_name,
             "versions": _versions(),
         }
+
+
+def _forget_upload_after(request: Request, now: float) -> None:
+    """Clear the upload times a pending request was given in advance that lie after ``now``
+    (a request still waiting for a sub-channel has not spent its transmit energy either)."""
+    if request.upload_start > now:
+        request.upload_start = NAN
+        request.energy_tx_j = 0.0
+    if request.upload_end > now:
+        request.upload_end = NAN
+
+
+def _low_width(bounds: tuple[float, float]) -> tuple[float, float]:
+    low, high = bounds
+    return low, high - low
 
 
 def _versions() -> dict[str, str]:

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-from collections import deque
-
-from edgesim.sim.request import Request
+import heapq
 
 __all__ = ["Uplink"]
 
 
 class Uplink:
-    """The sub-channels of one base station; one uploading request holds one sub-channel.
+    """The sub-channels of one base station; an upload holds one sub-channel throughout.
 
-    A request that finds every sub-channel busy waits in FIFO order. This is a counting
-    resource like :class:`simpy.Resource` without its events: the simulation starts an upload
-    as soon as :meth:`acquire` or :meth:`release` hands it a sub-channel.
+    Requests take sub-channels in the order they ask (FIFO), each the one that frees first.
+    An upload's duration is fixed by its plan before it asks, so every sub-channel's free time
+    is known in advance and a request's start is computed when it asks, rather than waited
+    for with events: the FIFO queue of identical servers with known service times.
     """
 
     def __init__(self, subchannels: int) -> None:
-        self.free = subchannels
-        self.waiting: deque[Request] = deque()
+        self._free_s = [0.0] * subchannels  # a heap: the first to free is first
 
-    def acquire(self, request: Request) -> bool:
-        """Take a sub-channel for ``request``: True if one was free, else it queues."""
-        if self.free > 0:
-            self.free -= 1
-            return True
-        self.waiting.append(request)
-        return False
+    def start_s(self, now: float) -> float:
+        """When an upload asked for at ``now`` starts: now, or when a sub-channel frees."""
+        first_free_s = self._free_s[0]
+        return first_free_s if first_free_s > now else now
 
-    def release(self) -> Request | None:
-        """Give a sub-channel back: to the longest waiter, which is returned, if any."""
-        if self.waiting:
-            return self.waiting.popleft()
-        self.free += 1
-        return None
+    def hold(self, start_s: float, duration_s: float) -> None:
+        """Give the first sub-channel to free to an upload from ``start_s`` (its
+        :meth:`start_s`) for ``duration_s``."""
+        heapq.heapreplace(self._free_s, start_s + duration_s)
