@@ -280,7 +280,7 @@ class Recording(_Section):
     """What the trace recorder keeps."""
 
     servers_timeseries: bool = True
-    row_group_rows: PositiveInt = 65536
+    row_group_rows: PositiveInt = 8192
 
 
 class Scenario(_Section):

@@ -17,8 +17,14 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from edgesim.model.compute import ComputeParams, energy_optimal_allocation, work_cycles
+from edgesim.model.compute import (
+    Allocation,
+    ComputeParams,
+    energy_optimal_allocation,
+    work_cycles,
+)
 from edgesim.model.planning import (
+    KnownSplit,
     allocate,
     finish_time_s,
     latest_arrival_s,
@@ -366,6 +372,48 @@ def test_allocate_runs_energy_optimal_when_idle_and_full_speed_when_others_wait(
     )
     late = allocate("deadline", 0.0, 1.0, 0.0, 0.0, work_gpu, work_cpu, params, True)
     assert late.gpu_hz == params.gpu_max_hz
+
+
+@pytest.mark.parametrize("rule", ["energy", "max", "deadline"])
+def test_allocation_on_arrival_as_planned_is_the_plans_known_split(rule):
+    rng = np.random.default_rng(9)
+    checked = 0
+    for _ in range(300):
+        request = _random_request(rng, radio_heavy=bool(rng.integers(2)))
+        plan = _plan(request, rule)
+        if plan.known_split is None:
+            continue
+        end_s = request["deadline_s"] - request["params"].overhead_s - request["return_s"]
+        args = (
+            plan.arrival_s,
+            end_s,
+            request["cpu_free_s"],
+            request["gpu_free_s"],
+            request["work_gpu"],
+            request["work_cpu"],
+            request["params"],
+            False,
+            request["use_cpu"],
+        )
+        fresh = allocate(rule, *args)
+        assert allocate(rule, *args, known=plan.known_split) == fresh
+        if rule != "deadline":
+            assert plan.known_split.allocation == fresh
+        checked += 1
+    assert checked > 50
+
+
+def test_allocate_takes_a_known_split_only_for_the_same_waits_and_at_full_speed():
+    params = _default_compute()
+    work_gpu, work_cpu = work_cycles(30, 512, 2, params)
+    marker = Allocation(0.5, 1e9, 1e9, 1.0, 1.0, 1.0, 1.0)  # no rule would choose it
+    known = KnownSplit(1.0, 0.0, marker)
+    busy = ("max", 0.0, 20.0, 1.0, 0.0, work_gpu, work_cpu, params, False)
+    assert allocate(*busy, known=known) is marker
+    assert allocate(*busy, known=KnownSplit(1.0, 0.5, marker)) != marker
+    assert allocate(*busy, known=KnownSplit(1.0, 0.5, marker)) == allocate(*busy)
+    idle = ("deadline", 0.0, 20.0, 1.0, 0.0, work_gpu, work_cpu, params, True)
+    assert allocate(*idle, known=known) == allocate(*idle) != marker
 
 
 @pytest.mark.parametrize("rule", ["energy", "max", "deadline"])

@@ -29,6 +29,7 @@ from edgesim.model.compute import (
 from edgesim.model.radio import RadioParams, least_power_w, rate_bps
 
 __all__ = [
+    "KnownSplit",
     "Plan",
     "allocate",
     "convex_minimum",
@@ -43,6 +44,15 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _SEARCH_STEPS = 40
 
 
+class KnownSplit(NamedTuple):
+    """A latency-optimal allocation at maximum frequencies and the unit waits it was computed
+    for; :func:`allocate` returns it instead of computing it again for the same waits."""
+
+    cpu_wait_s: float
+    gpu_wait_s: float
+    allocation: Allocation
+
+
 class Plan(NamedTuple):
     """A request's planned upload and predicted compute.
 
@@ -50,6 +60,8 @@ class Plan(NamedTuple):
     maximum power and frequencies (best effort). ``cpu_end_s`` and ``gpu_end_s`` are when each
     unit is predicted to be free again after this request (unchanged for an unused unit), and
     ``finish_s`` when its computing ends (before the overhead and return trip).
+    ``known_split`` is the plan's allocation when it runs both units at maximum frequencies
+    (``None`` otherwise), to pass to :func:`allocate` when the request reaches its server.
     """
 
     feasible: bool
@@ -61,6 +73,7 @@ class Plan(NamedTuple):
     finish_s: float
     energy_tx_j: float
     energy_compute_j: float
+    known_split: KnownSplit | None = None
 
 
 def _make_plan(
@@ -71,6 +84,7 @@ def _make_plan(
     cpu_free_s: float,
     gpu_free_s: float,
     allocation: Allocation,
+    known_split: KnownSplit | None = None,
 ) -> Plan:
     # The computation of finish_time_s, keeping each unit's end, with conditional
     # expressions rather than max() (this runs for every decided request).
@@ -92,6 +106,7 @@ def _make_plan(
         finish_s,
         power_w * upload_s,
         allocation.energy_j,
+        known_split,
     )
 
 
@@ -171,13 +186,15 @@ def allocate(
     params: ComputeParams,
     server_idle: bool,
     use_cpu: bool = True,
+    known: KnownSplit | None = None,
 ) -> Allocation:
     """The split and frequencies fixed when a request starts computing (model section 5.2).
 
     ``end_s`` is when computing must be done (deadline less overhead and return trip). The
     energy-optimal allocation applies under ``deadline``, and under ``energy`` when the server
     is idle; otherwise, or when no energy-optimal allocation meets the budget, both units run at
-    maximum frequency with the latency-optimal split.
+    maximum frequency with the latency-optimal split. That split is taken from ``known`` (the
+    request's plan) when it was computed for the same waits.
     """
     cpu_wait_s = cpu_free_s - now_s if cpu_free_s > now_s else 0.0
     gpu_wait_s = gpu_free_s - now_s if gpu_free_s > now_s else 0.0
@@ -192,6 +209,8 @@ def allocate(
         )
         if allocation is not None:
             return allocation
+    if known is not None and known.cpu_wait_s == cpu_wait_s and known.gpu_wait_s == gpu_wait_s:
+        return known.allocation
     return latency_optimal_allocation(
         work_gpu, work_cpu, params, cpu_wait_s, gpu_wait_s, None, None, use_cpu
     )
@@ -214,17 +233,21 @@ def _fixed_frequency_plan(
 ) -> Plan:
     power_w, upload_s = _upload(bits, upload_budget_s, gain, radio)
     arrival_s = now_s + upload_s + forward_s
+    cpu_wait_s = cpu_free_s - arrival_s if cpu_free_s > arrival_s else 0.0
+    gpu_wait_s = gpu_free_s - arrival_s if gpu_free_s > arrival_s else 0.0
     allocation = latency_optimal_allocation(
-        work_gpu,
-        work_cpu,
-        params,
-        cpu_free_s - arrival_s if cpu_free_s > arrival_s else 0.0,
-        gpu_free_s - arrival_s if gpu_free_s > arrival_s else 0.0,
-        None,
-        None,
-        use_cpu,
+        work_gpu, work_cpu, params, cpu_wait_s, gpu_wait_s, None, None, use_cpu
     )
-    return _make_plan(feasible, power_w, upload_s, arrival_s, cpu_free_s, gpu_free_s, allocation)
+    return _make_plan(
+        feasible,
+        power_w,
+        upload_s,
+        arrival_s,
+        cpu_free_s,
+        gpu_free_s,
+        allocation,
+        KnownSplit(cpu_wait_s, gpu_wait_s, allocation),
+    )
 
 
 def plan_request(

@@ -153,7 +153,7 @@ class Recorder:
     a simulation that is dropped unfinished leaves nothing behind.
     """
 
-    def __init__(self, row_group_rows: int = 65536, servers_timeseries: bool = True) -> None:
+    def __init__(self, row_group_rows: int = 8192, servers_timeseries: bool = True) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="edgesim-run-"))
         self._remove_folder = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         self.requests = _ParquetStream(

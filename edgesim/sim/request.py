@@ -66,6 +66,7 @@ class Request:
         "cpu_time_s",
         "gpu_time_s",
         "predicted_utility",
+        "known_split",
     )
 
     def __init__(
@@ -107,6 +108,7 @@ class Request:
         self.forward_s = self.return_s = self.upload_s = 0.0
         self.cpu_time_s = self.gpu_time_s = 0.0
         self.predicted_utility = NAN
+        self.known_split = None
 
     numbers = property(
         operator.attrgetter(*NUMBER_COLUMNS),

@@ -204,6 +204,7 @@ class EdgeServer:
             params,
             self.board.in_system[self.index] == 0,
             request.use_cpu,
+            request.known_split,
         )
         request.cpu_share = allocation.cpu_share
         request.cpu_ghz = allocation.cpu_hz / 1e9

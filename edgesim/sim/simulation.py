@@ -313,6 +313,7 @@ class Simulation:
         server.reserve(plan.cpu_end_s, plan.gpu_end_s)
         request.tx_power_w = plan.power_w
         request.upload_s = plan.upload_s
+        request.known_split = plan.known_split
         if self._predicts_utility:
             request.predicted_utility = self._predicted_utility(request, plan)
         self._dispatch(request)
