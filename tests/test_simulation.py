@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 
@@ -12,6 +13,7 @@ from conftest import make_scenario
 
 from edgesim import Simulation
 from edgesim.model.radio import RadioParams, rate_bps
+from edgesim.policies.reference import RoundRobinPolicy
 
 OUTCOMES = {"completed", "missed", "dropped", "rejected", "pending"}
 
@@ -337,3 +339,18 @@ def test_multi_hop_backhaul_takes_hops_times_the_time_of_one_hop(topology, serve
     back_s = _hop_counts(done, hops) * (output_bits / rate_bps + hop_latency_s)
     back_s += output_bits / 50e6
     np.testing.assert_allclose(done.finish - done.server_departure, 0.15 + back_s, rtol=1e-9)
+
+
+def test_collector_thresholds_are_raised_during_a_run_and_restored_after():
+    seen = []
+
+    class Watching(RoundRobinPolicy):
+        def decide(self, observation):
+            seen.append(gc.get_threshold())
+            return super().decide(observation)
+
+    before = gc.get_threshold()
+    run(Watching(), duration_s=60)
+    assert gc.get_threshold() == before
+    assert seen and all(during[0] > before[0] for during in seen)
+    assert all(during[1:] == before[1:] for during in seen)

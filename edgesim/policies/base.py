@@ -187,7 +187,7 @@ class Observation:
 
     def finish_at_max_s(self, server: int, level: int, use_cpu: bool = True) -> float:
         """Predicted absolute time the result reaches the device, at full power and speed."""
-        upload_end_s, speeds = self._prediction_basis()
+        upload_end_s, speeds = self._basis or self._prediction_basis()
         speed_cpu, speed_gpu = speeds[level]
         finish_s = max_speed_finish_s(
             upload_end_s + self.forward_s[server],

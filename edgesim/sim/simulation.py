@@ -138,6 +138,11 @@ class Simulation:
         self._station_gain_db = (
             self.topology.shadowing_db[:, None] - self.topology.path_loss_db
         ).tolist()
+        # Each device's mean gain to its own base station, as a plain ratio.
+        self._own_station_gain = [
+            10.0 ** (gains_db[station] / 10.0)
+            for gains_db, station in zip(self._station_gain_db, self._device_station, strict=True)
+        ]
         self.scheduler = Scheduler(
             env, self.policy, scenario.scheduler.epoch_s, self.observe, self.apply
         )
@@ -208,7 +213,7 @@ class Simulation:
         low, width = self._min_quality_range
         min_quality = low + width * draw_quality
         fading = self.streams.fading.exponential()
-        gain = 10.0 ** (self._station_gain_db[device][station] / 10.0) * fading
+        gain = self._own_station_gain[device] * fading
         now = self.env.now
         request = Request(
             self._next_id,
@@ -284,7 +289,7 @@ class Simulation:
             self._end(request, "rejected")
             return
         model = self.model
-        if not (server_index < len(self.servers) and 0 <= level_index < model.n_levels):
+        if not (server_index < model.n_servers and 0 <= level_index < len(model.level_steps)):
             raise ValueError(f"policy decided an unknown server or level: {decision}")
         server = self.servers[server_index]
         request.server = server_index
