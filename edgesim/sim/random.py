@@ -25,14 +25,13 @@ class BufferedStream:
         self._uniform: list[float] = []
         self._normal: list[float] = []
 
-    def _uniform_buffer(self) -> list[float]:
-        if not self._uniform:
-            self._uniform = self.generator.random(_BLOCK).tolist()
+    def _refill_uniform(self) -> list[float]:
+        self._uniform = self.generator.random(_BLOCK).tolist()
         return self._uniform
 
     def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
         """One draw from U[low, high)."""
-        return low + (high - low) * self._uniform_buffer().pop()
+        return low + (high - low) * (self._uniform or self._refill_uniform()).pop()
 
     def uniforms(self, count: int) -> list[float]:
         """``count`` draws from U[0, 1), the same numbers as ``count`` calls of
@@ -47,7 +46,7 @@ class BufferedStream:
 
     def exponential(self, mean: float = 1.0) -> float:
         """One draw from an exponential distribution with the given mean."""
-        return -mean * math.log1p(-self._uniform_buffer().pop())
+        return -mean * math.log1p(-(self._uniform or self._refill_uniform()).pop())
 
     def normal(self, mean: float = 0.0, std: float = 1.0) -> float:
         """One draw from a normal distribution."""

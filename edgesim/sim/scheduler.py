@@ -33,7 +33,7 @@ class Scheduler:
         policy: Policy | None,
         epoch_s: float,
         observe: Callable[[Request, int], Observation],
-        apply: Callable[[Request, Decision], None],
+        apply: Callable[[Request, Decision, Observation], None],
     ) -> None:
         self.env = env
         self.policy = policy
@@ -56,9 +56,9 @@ class Scheduler:
         """Carry out the decision the external decider was asked for, then ask the next."""
         if self.pending is None:
             raise RuntimeError("no decision was asked for")
-        request, _ = self.pending
+        request, observation = self.pending
         self.pending = None
-        self.apply(request, decision)
+        self.apply(request, decision, observation)
         self._ask_next()
 
     def _schedule_wake(self) -> None:
@@ -88,13 +88,15 @@ class Scheduler:
         remaining = len(batch)
         for request in batch:
             remaining -= 1
-            self.apply(request, self.policy.decide(self.observe(request, remaining)))
+            observation = self.observe(request, remaining)
+            self.apply(request, self.policy.decide(observation), observation)
 
     def _decide_batch(self, batch: list[Request]) -> None:
         count = len(batch)
         observations = [self.observe(r, count - 1 - i) for i, r in enumerate(batch)]
-        for request, decision in zip(batch, self.policy.decide_batch(observations), strict=True):
-            self.apply(request, decision)
+        decisions = self.policy.decide_batch(observations)
+        for request, decision, observation in zip(batch, decisions, observations, strict=True):
+            self.apply(request, decision, observation)
 
     def _ask_next(self) -> None:
         """Ask the external decider about the next request of the epoch, if any is left."""

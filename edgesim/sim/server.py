@@ -80,7 +80,8 @@ class ComputeUnit:
 
     def submit(self, request: Request, duration_s: float, now: float) -> None:
         """Queue a request's part for ``duration_s`` seconds of service."""
-        self.tail_s = self.free_at_s(now) + duration_s
+        tail_s = self.tail_s
+        self.tail_s = (tail_s if tail_s > now else now) + duration_s  # free_at_s(now), inline
         self.queue.append((request, duration_s))
         if self.busy:
             self.queue_lengths[self.slot] = len(self.queue)
@@ -178,9 +179,9 @@ class EdgeServer:
         if gpu_end_s > board.gpu_reserved_s[index]:
             board.gpu_reserved_s[index] = gpu_end_s
 
-    def predicted_free_s(self) -> tuple[float, float]:
-        """When the CPU and GPU are predicted free, counting requests still on their way."""
-        now = self.env.now
+    def predicted_free_s(self, now: float) -> tuple[float, float]:
+        """When the CPU and GPU are predicted free (``now`` at the earliest), counting
+        requests still on their way."""
         board, index = self.board, self.index
         cpu_free_s, gpu_free_s = board.cpu_reserved_s[index], board.gpu_reserved_s[index]
         return (
@@ -188,9 +189,8 @@ class EdgeServer:
             gpu_free_s if gpu_free_s > now else now,
         )
 
-    def admit(self, request: Request) -> None:
-        """Fix the request's allocation and queue its parts."""
-        now = self.env.now
+    def admit(self, request: Request, now: float) -> None:
+        """Fix the request's allocation and queue its parts (it arrives ``now``)."""
         params = self.params
         end_s = request.deadline - params.overhead_s - request.return_s
         allocation = allocate(

@@ -280,8 +280,9 @@ class Simulation:
             self.model,
         )
 
-    def apply(self, request: Request, decision: Decision) -> None:
-        """Carry out a policy's decision for a request."""
+    def apply(self, request: Request, decision: Decision, observation: Observation) -> None:
+        """Carry out a policy's decision for a request, given the observation it was made on
+        (whose backhaul times it takes; the servers' state is read afresh)."""
         now = request.decided = self.env.now
         server_index, level_index = decision.server, decision.level
         if server_index < 0:
@@ -300,11 +301,9 @@ class Simulation:
         request.work_cpu = model.level_work_cpu[level_index] * request.images
         request.use_cpu = decision.use_cpu
         request.dvfs = decision.dvfs or self._dvfs
-        request.forward_s = self._hops[request.base_station][server_index] * self._hop_s(
-            request.input_bits
-        )
-        request.return_s = self._return_times_s(request)[server_index]
-        cpu_free_s, gpu_free_s = server.predicted_free_s()
+        request.forward_s = observation.forward_s[server_index]
+        request.return_s = observation.return_s[server_index]
+        cpu_free_s, gpu_free_s = server.predicted_free_s(now)
         plan = plan_request(
             now,
             request.input_bits,
@@ -391,8 +390,8 @@ class Simulation:
         self._admit(event.value)
 
     def _admit(self, request: Request) -> None:
-        request.server_arrival = self.env.now
-        self.servers[request.server].admit(request)
+        now = request.server_arrival = self.env.now
+        self.servers[request.server].admit(request, now)
 
     def _left_server(self, request: Request, computed: bool) -> None:
         """The server is done with the request: the result returns after the overhead."""
