@@ -166,7 +166,8 @@ def latency_optimal_allocation(
     if cpu_wait_s + 1.0 / speed_cpu <= gpu_wait_s:
         return _make_allocation(1.0, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
     finish_s = (1.0 + speed_cpu * cpu_wait_s + speed_gpu * gpu_wait_s) / (speed_cpu + speed_gpu)
-    share = min(1.0, max(0.0, speed_cpu * (finish_s - cpu_wait_s)))
+    share = speed_cpu * (finish_s - cpu_wait_s)
+    share = 1.0 if share >= 1.0 else share if share > 0.0 else 0.0
     return _make_allocation(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
 
 
@@ -279,11 +280,15 @@ class LeastEnergySplit:
             energy_j = 0.0
             cpu_hz = cpu_min_hz
             if share > 0.0:
-                cpu_hz = min(cpu_max_hz, max(cpu_hz, share * work_cpu / cpu_capacity))
+                needed_hz = share * work_cpu / cpu_capacity
+                if needed_hz > cpu_hz:
+                    cpu_hz = needed_hz if needed_hz < cpu_max_hz else cpu_max_hz
                 energy_j += cpu_kappa * share * work_cpu * cpu_hz * cpu_hz
             gpu_hz = gpu_min_hz
             if share < 1.0:
-                gpu_hz = min(gpu_max_hz, max(gpu_hz, (1.0 - share) * work_gpu / gpu_budget_s))
+                needed_hz = (1.0 - share) * work_gpu / gpu_budget_s
+                if needed_hz > gpu_hz:
+                    gpu_hz = needed_hz if needed_hz < gpu_max_hz else gpu_max_hz
                 energy_j += gpu_kappa * (1.0 - share) * work_gpu * gpu_hz * gpu_hz
             energies.append((energy_j, cpu_hz, gpu_hz))
         return energies

@@ -169,7 +169,9 @@ def latest_arrival_s(
 def _upload(bits: float, budget_s: float, gain: float, radio: RadioParams) -> tuple[float, float]:
     """(power, actual upload time) of the least-energy upload within ``budget_s``; full power
     when no power meets the budget."""
-    power_w = min(least_power_w(bits, budget_s, gain, radio), radio.max_power_w)
+    power_w = least_power_w(bits, budget_s, gain, radio)
+    if power_w > radio.max_power_w:
+        power_w = radio.max_power_w
     if bits <= 0.0:
         return power_w, 0.0
     return power_w, bits / rate_bps(power_w, gain, radio)
@@ -294,7 +296,7 @@ def plan_request(
             params,
             use_cpu,
         )
-    idle_on_arrival = max(cpu_free_s, gpu_free_s) <= earliest_s
+    idle_on_arrival = cpu_free_s <= earliest_s and gpu_free_s <= earliest_s
     if rule == "max" or (rule == "energy" and not idle_on_arrival):
         return _fixed_frequency_plan(
             True,
@@ -347,15 +349,18 @@ def _least_energy_plan(
 ) -> Plan:
     split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
 
-    def compute_energy_j(upload_budget_s: float) -> float:
-        arrival_s = now_s + _upload(bits, upload_budget_s, gain, radio)[1] + forward_s
+    def compute_energy_after_j(upload_s: float) -> float:
+        arrival_s = now_s + upload_s + forward_s
         return split.least_energy_j(
             end_s - max(arrival_s, cpu_free_s), end_s - max(arrival_s, gpu_free_s)
         )
 
+    def compute_energy_j(upload_budget_s: float) -> float:
+        return compute_energy_after_j(_upload(bits, upload_budget_s, gain, radio)[1])
+
     def total_energy_j(upload_budget_s: float) -> float:
         power_w, upload_s = _upload(bits, upload_budget_s, gain, radio)
-        return power_w * upload_s + compute_energy_j(upload_budget_s)
+        return power_w * upload_s + compute_energy_after_j(upload_s)
 
     budget_s = earliest_s - forward_s - now_s
     if bits > 0.0:

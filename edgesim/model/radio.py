@@ -22,6 +22,7 @@ __all__ = [
 
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
+_LN2 = math.log(2.0)
 
 
 def db_to_linear(value_db: float) -> float:
@@ -86,7 +87,7 @@ def rate_bps(power_w: float, gain: float, params: RadioParams) -> float:
     """Shannon rate of one sub-channel at transmit power ``power_w``."""
     snr = power_w * gain / params.noise_w
     # log1p keeps full precision at the tiny SNRs of far, deeply faded devices.
-    return params.bandwidth_hz * math.log1p(snr) / math.log(2.0)
+    return params.bandwidth_hz * math.log1p(snr) / _LN2
 
 
 def upload_time_s(bits: float, power_w: float, gain: float, params: RadioParams) -> float:
@@ -115,7 +116,10 @@ def least_power_w(bits: float, budget_s: float, gain: float, params: RadioParams
     exponent = bits / (params.bandwidth_hz * budget_s)
     if exponent > 1000.0:
         return math.inf
-    power_w = math.expm1(exponent * math.log(2.0)) * params.noise_w / gain
+    power_w = math.expm1(exponent * _LN2) * params.noise_w / gain
     if power_w > params.max_power_w * (1.0 + 1e-12):
         return math.inf
-    return min(max(power_w, params.min_power_w), params.max_power_w)
+    # Clipped to the bounds with comparisons: this runs for every decided request.
+    if power_w < params.min_power_w:
+        return params.min_power_w
+    return power_w if power_w < params.max_power_w else params.max_power_w
