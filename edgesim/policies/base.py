@@ -176,13 +176,13 @@ class Observation:
         return self.input_bits / rate_bps(radio.max_power_w, self.gain, radio)
 
     def _prediction_basis(self) -> tuple[float, list[tuple[float, float]]]:
-        """(upload end at full power, each level's speeds at maximum frequency), computed once
-        per observation: every prediction for it shares them."""
-        if self._basis is None:
-            self._basis = (
-                self.now_s + self.upload_at_max_power_s(),
-                self.model.max_speeds(self.images),
-            )
+        """Compute and keep (upload end at full power, each level's speeds at maximum
+        frequency), which every prediction for this observation shares: predictions read it
+        as ``self._basis or self._prediction_basis()``, one attribute read after the first."""
+        self._basis = (
+            self.now_s + self.upload_at_max_power_s(),
+            self.model.max_speeds(self.images),
+        )
         return self._basis
 
     def finish_at_max_s(self, server: int, level: int, use_cpu: bool = True) -> float:
@@ -200,7 +200,7 @@ class Observation:
 
     def finish_at_max_by_server_s(self, level: int) -> list[float]:
         """:meth:`finish_at_max_s` of ``level`` on every server, in one pass."""
-        upload_end_s, speeds = self._prediction_basis()
+        upload_end_s, speeds = self._basis or self._prediction_basis()
         speed_cpu, speed_gpu = speeds[level]
         overhead_s = self.model.compute.overhead_s
         return [

@@ -66,7 +66,8 @@ class Scheduler:
         if self.epoch_s > 0.0:
             now = self.env.now
             next_epoch_s = math.ceil(now / self.epoch_s - 1e-9) * self.epoch_s
-            delay_s = max(0.0, next_epoch_s - now)
+            if next_epoch_s > now:
+                delay_s = next_epoch_s - now
         self._wake_scheduled = True
         self.env.timeout(delay_s).callbacks.append(self._on_epoch)
 
