@@ -293,22 +293,15 @@ class LeastEnergySplit:
             energies.append((energy_j, cpu_hz, gpu_hz))
         return energies
 
+    def allocation(self, solution: tuple[float, float, float, float]) -> Allocation:
+        """The allocation of a :meth:`solve` result."""
+        share, _, cpu_hz, gpu_hz = solution
+        return _make_allocation(share, cpu_hz, gpu_hz, self.work_gpu, self.work_cpu, self.params)
+
     def least_energy_j(self, cpu_budget_s: float, gpu_budget_s: float) -> float:
         """The least dynamic energy within the budgets, or ``inf`` when none is feasible."""
         best = self.solve(cpu_budget_s, gpu_budget_s)
         return math.inf if best is None else best[1]
-
-
-def _optimal_share(
-    work_gpu: float,
-    work_cpu: float,
-    params: ComputeParams,
-    cpu_budget_s: float,
-    gpu_budget_s: float,
-    use_cpu: bool,
-) -> tuple[float, float, float, float] | None:
-    """(share, energy, CPU Hz, GPU Hz) of the least-energy allocation, or None if infeasible."""
-    return LeastEnergySplit(work_gpu, work_cpu, params, use_cpu).solve(cpu_budget_s, gpu_budget_s)
 
 
 def least_compute_energy_j(
@@ -320,8 +313,8 @@ def least_compute_energy_j(
     use_cpu: bool = True,
 ) -> float:
     """The energy of :func:`energy_optimal_allocation`, or ``inf`` when it is infeasible."""
-    best = _optimal_share(work_gpu, work_cpu, params, cpu_budget_s, gpu_budget_s, use_cpu)
-    return math.inf if best is None else best[1]
+    split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
+    return split.least_energy_j(cpu_budget_s, gpu_budget_s)
 
 
 def energy_optimal_allocation(
@@ -345,8 +338,6 @@ def energy_optimal_allocation(
     evaluated.
     """
     gpu_budget_s = cpu_budget_s if gpu_budget_s is None else gpu_budget_s
-    best = _optimal_share(work_gpu, work_cpu, params, cpu_budget_s, gpu_budget_s, use_cpu)
-    if best is None:
-        return None
-    share, _, cpu_hz, gpu_hz = best
-    return _make_allocation(share, cpu_hz, gpu_hz, work_gpu, work_cpu, params)
+    split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
+    best = split.solve(cpu_budget_s, gpu_budget_s)
+    return None if best is None else split.allocation(best)

@@ -16,6 +16,7 @@ upload time, is minimised by golden-section search.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal, NamedTuple
 
@@ -349,11 +350,15 @@ def _least_energy_plan(
 ) -> Plan:
     split = LeastEnergySplit(work_gpu, work_cpu, params, use_cpu)
 
-    def compute_energy_after_j(upload_s: float) -> float:
+    @functools.cache
+    def split_after(upload_s: float) -> tuple[float, float, float, float] | None:
+        # The search evaluates some upload times twice, and the plan takes the best one's.
         arrival_s = now_s + upload_s + forward_s
-        return split.least_energy_j(
-            end_s - max(arrival_s, cpu_free_s), end_s - max(arrival_s, gpu_free_s)
-        )
+        return split.solve(end_s - max(arrival_s, cpu_free_s), end_s - max(arrival_s, gpu_free_s))
+
+    def compute_energy_after_j(upload_s: float) -> float:
+        solution = split_after(upload_s)
+        return math.inf if solution is None else solution[1]
 
     def compute_energy_j(upload_budget_s: float) -> float:
         return compute_energy_after_j(_upload(bits, upload_budget_s, gain, radio)[1])
@@ -375,15 +380,10 @@ def _least_energy_plan(
             budget_s = best_s
     power_w, upload_s = _upload(bits, budget_s, gain, radio)
     arrival_s = now_s + upload_s + forward_s
-    allocation = energy_optimal_allocation(
-        work_gpu,
-        work_cpu,
-        params,
-        end_s - max(arrival_s, cpu_free_s),
-        end_s - max(arrival_s, gpu_free_s),
-        use_cpu=use_cpu,
-    )
-    if allocation is None:
+    solution = split_after(upload_s)
+    if solution is not None:
+        allocation = split.allocation(solution)
+    else:
         allocation = latency_optimal_allocation(
             work_gpu,
             work_cpu,
