@@ -199,7 +199,7 @@ class Simulation:
     def new_request(self, device: int, input_bits: float | None) -> None:
         """A device makes a request now; its attributes are drawn from the scenario."""
         station = self._device_station[device]
-        # The draws of BufferedStream.uniform and .choice, taken in one call.
+        # The request's uniform draws in one call, each scaled to its range here.
         if input_bits is None:
             draw_input, draw_images, draw_deadline, draw_quality = self.streams.requests.uniforms(4)
             low, width = self._input_mbit_range
