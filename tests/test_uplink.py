@@ -55,14 +55,19 @@ def test_upload_starts_match_a_fifo_simpy_resource(subchannels):
     assert np.allclose(starts, expected, rtol=0, atol=1e-9)
 
 
-def test_requests_waiting_past_their_deadline_never_take_a_subchannel():
+def run_on_a_narrow_uplink(duration_s: float, deadline_s: list[float], drop_late: bool):
+    """Round-robin on one slow sub-channel per base station: uploads of several seconds queue."""
     scenario = make_scenario(
-        duration_s=400,
+        duration_s=duration_s,
         radio={"subchannels": 1, "subchannel_hz": 5e3},
-        devices={"count": 6, "input_mbit": [0.5, 1.0], "deadline_s": [5, 8]},
-        scheduler={"drop_late": True},
+        devices={"count": 6, "input_mbit": [0.5, 1.0], "deadline_s": deadline_s},
+        scheduler={"drop_late": drop_late},
     )
-    table = Simulation(scenario, policy="round-robin", seed=2).run().requests
+    return Simulation(scenario, policy="round-robin", seed=2).run()
+
+
+def test_requests_waiting_past_their_deadline_never_take_a_subchannel():
+    table = run_on_a_narrow_uplink(400, [5, 8], drop_late=True).requests
     dropped_waiting = table[(table.outcome == "dropped") & table.upload_start.isna()]
     assert len(dropped_waiting) > 5
     assert (dropped_waiting.energy_tx_j == 0.0).all()
@@ -73,13 +78,7 @@ def test_requests_waiting_past_their_deadline_never_take_a_subchannel():
 
 
 def test_pending_requests_carry_no_upload_time_after_the_end_of_the_run():
-    scenario = make_scenario(
-        duration_s=120,
-        radio={"subchannels": 1, "subchannel_hz": 5e3},
-        devices={"count": 6, "input_mbit": [0.5, 1.0], "deadline_s": [60, 90]},
-        scheduler={"drop_late": False},
-    )
-    result = Simulation(scenario, policy="round-robin", seed=2).run()
+    result = run_on_a_narrow_uplink(120, [60, 90], drop_late=False)
     pending = result.requests[result.requests.outcome == "pending"]
     end_s = result.summary["simulated_s"]
     waiting = pending[pending.decided.notna() & pending.upload_start.isna()]

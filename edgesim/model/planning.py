@@ -87,16 +87,7 @@ def _make_plan(
     allocation: Allocation,
     known_split: KnownSplit | None = None,
 ) -> Plan:
-    # The computation of finish_time_s, keeping each unit's end, with conditional
-    # expressions rather than max() (this runs for every decided request).
-    cpu_end_s, gpu_end_s, finish_s = cpu_free_s, gpu_free_s, arrival_s
-    if allocation.cpu_time_s > 0.0:
-        cpu_end_s = (cpu_free_s if cpu_free_s > arrival_s else arrival_s) + allocation.cpu_time_s
-        finish_s = cpu_end_s
-    if allocation.gpu_time_s > 0.0:
-        gpu_end_s = (gpu_free_s if gpu_free_s > arrival_s else arrival_s) + allocation.gpu_time_s
-        if gpu_end_s > finish_s:
-            finish_s = gpu_end_s
+    cpu_end_s, gpu_end_s, finish_s = _unit_ends_s(arrival_s, cpu_free_s, gpu_free_s, allocation)
     return Plan(
         feasible,
         power_w,
@@ -116,12 +107,25 @@ def finish_time_s(
 ) -> float:
     """When the last unit finishes its part, each starting once it is free and the request
     has arrived (no overhead)."""
-    finish_s = arrival_s
+    return _unit_ends_s(arrival_s, cpu_free_s, gpu_free_s, allocation)[2]
+
+
+def _unit_ends_s(
+    arrival_s: float, cpu_free_s: float, gpu_free_s: float, allocation: Allocation
+) -> tuple[float, float, float]:
+    """(CPU free again, GPU free again, last part done) after the request's parts, each
+    starting once its unit is free and the request has arrived; a unit without a part keeps
+    its free time, and with no part at all the request is done on arrival."""
+    # Conditional expressions rather than max(): this runs for every decided request.
+    cpu_end_s, gpu_end_s, finish_s = cpu_free_s, gpu_free_s, arrival_s
     if allocation.cpu_time_s > 0.0:
-        finish_s = max(arrival_s, cpu_free_s) + allocation.cpu_time_s
+        cpu_end_s = (cpu_free_s if cpu_free_s > arrival_s else arrival_s) + allocation.cpu_time_s
+        finish_s = cpu_end_s
     if allocation.gpu_time_s > 0.0:
-        finish_s = max(finish_s, max(arrival_s, gpu_free_s) + allocation.gpu_time_s)
-    return finish_s
+        gpu_end_s = (gpu_free_s if gpu_free_s > arrival_s else arrival_s) + allocation.gpu_time_s
+        if gpu_end_s > finish_s:
+            finish_s = gpu_end_s
+    return cpu_end_s, gpu_end_s, finish_s
 
 
 def max_speed_finish_s(

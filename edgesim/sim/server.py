@@ -80,8 +80,7 @@ class ComputeUnit:
 
     def submit(self, request: Request, duration_s: float, now: float) -> None:
         """Queue a request's part for ``duration_s`` seconds of service."""
-        tail_s = self.tail_s
-        self.tail_s = (tail_s if tail_s > now else now) + duration_s  # free_at_s(now), inline
+        self.tail_s = self.free_at_s(now) + duration_s
         self.queue.append((request, duration_s))
         if self.busy:
             self.queue_lengths[self.slot] = len(self.queue)
