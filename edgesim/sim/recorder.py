@@ -67,11 +67,11 @@ class _ParquetStream:
     """Rows appended as tuples, written to one parquet file in row groups.
 
     A row is a tuple of the schema's numeric fields, in order, plus the values of its text
-    fields apart. Every few hundred rows the numbers are converted into one float matrix (a C
-    loop over tuples still in the processor's cache, several times faster than later or
-    column by column); a row group's matrices are then cast column by column to the fields'
-    types. ``zero_as_nan`` names float columns where 0 stands for "not used" and is written
-    as NaN.
+    fields apart. Every ``_CONVERT_ROWS`` rows the numbers are converted into one float matrix
+    (a C loop over tuples still in the processor's cache; converting a whole row group at
+    once, long after its rows were made, cost about twice as much per row); a row group's
+    matrices are then cast column by column to the fields' types. ``zero_as_nan`` names float
+    columns where 0 stands for "not used" and is written as NaN.
     """
 
     def __init__(
